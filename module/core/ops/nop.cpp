@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NOP: PatchworkOS's sleep. It never completes by itself, only by its
+ * timeout (ETIMEDOUT) or a cancellation (ECANCELED); either way the result
+ * is 0. Nothing is pending behind it, so cancelling has nothing to stop.
+ */
+#include "table.h"
+
+namespace pw {
+
+static void nop_cancel(Irp &) {}
+
+Issue nop_issue(Irp &irp)
+{
+	if (!irp.arm_cancel(nop_cancel)) {
+		irp.err = irp.cancelled_error();
+		return Issue::Done;
+	}
+	return Issue::Queued;
+}
+
+} // namespace pw

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Entry points of the C++ core, called by the kernel glue (main.c) with
+ * arguments already copied from user space. They return a value >= 0 or a
+ * negative errno, the ioctl convention.
+ */
+#ifndef PWRING_CORE_H
+#define PWRING_CORE_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct kapi_file;
+struct pwring_setup_args;
+struct pwring_enter_args;
+struct pwring_teardown_args;
+struct pwring_table;
+
+struct pwring_table *pwring_core_open(void);
+/* Last close: cancels everything in flight, waits for it, frees every ring. */
+void pwring_core_release(struct pwring_table *t);
+long pwring_core_setup(struct pwring_table *t, struct kapi_file *f,
+		       const struct pwring_setup_args *a);
+long pwring_core_enter(struct pwring_table *t, const struct pwring_enter_args *a);
+long pwring_core_teardown(struct pwring_table *t, const struct pwring_teardown_args *a);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PWRING_CORE_H */

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ring: setup geometry, the submit loop with admission and links, CQE
+ * posting, register loads and saves, and the waits.
+ *
+ * Never trusted from the shared pages: stail (clamped), chead (only ever
+ * hurts its writer), SQE contents (copied once, then only the copy is
+ * read). shead and ctail are written from our own copies, never read back.
+ */
+#include "ring.h"
+#include "timeout.h"
+#include "ops/table.h"
+
+namespace pw {
+
+namespace {
+
+constexpr u64 kPageSize = 4096;
+constexpr u32 kLinkFlags = PWRING_LINK | PWRING_HARDLINK;
+/* Larger SQs cannot fit below PWRING_MAX_PAGES; checked before any product. */
+constexpr u64 kMaxSentries = u64(PWRING_MAX_PAGES) * kPageSize / sizeof(pwring_sqe);
+
+constexpr u32 reg_spec(u32 flags, u32 shift) { return (flags >> shift) & PWRING_REG_MASK; }
+
+struct WaitArgs {
+	const Ring *ring;
+	u64 wait;
+};
+
+} // namespace
+
+Result<Ring *> Ring::create(kapi_file *file, const pwring_setup_args &args, u32 id,
+			    pwring_ring_info *info)
+{
+	if (!args.ring || args.flags)
+		return Result<Ring *>::error(err::EINVAL);
+	if (!is_pow2(args.sentries) || !is_pow2(args.centries))
+		return Result<Ring *>::error(err::EINVAL);
+	/* The packet pool is indexed by u16. */
+	if (args.centries >= PWRING_MAX_CENTRIES)
+		return Result<Ring *>::error(err::EINVAL);
+	if (args.address & (kPageSize - 1))
+		return Result<Ring *>::error(err::EINVAL);
+	if (args.sentries > kMaxSentries)
+		return Result<Ring *>::error(err::ENOMEM);
+	const u64 bytes = sizeof(pwring_ctrl) + args.sentries * sizeof(pwring_sqe) +
+			  args.centries * sizeof(pwring_cqe);
+	if ((bytes + kPageSize - 1) / kPageSize >= PWRING_MAX_PAGES)
+		return Result<Ring *>::error(err::ENOMEM);
+
+	void *mem = kapi_zalloc(sizeof(Ring));
+	if (!mem)
+		return Result<Ring *>::error(err::ENOMEM);
+	Ring *ring = new (mem) Ring();
+	const s32 e = ring->init(file, args, id, info);
+	if (e) {
+		ring->destroy(true);
+		return Result<Ring *>::error(e);
+	}
+	return ring;
+}
+
+s32 Ring::init(kapi_file *file, const pwring_setup_args &args, u32 id, pwring_ring_info *info)
+{
+	sentries_ = u32(args.sentries);
+	smask_ = sentries_ - 1;
+	centries_ = u32(args.centries);
+	cmask_ = centries_ - 1;
+	const u64 bytes = sizeof(pwring_ctrl) + u64(sentries_) * sizeof(pwring_sqe) +
+			  u64(centries_) * sizeof(pwring_cqe);
+
+	cq_lock_ = kapi_lock_create();
+	waitq_ = kapi_waitq_create();
+	if (!cq_lock_ || !waitq_)
+		return err::ENOMEM;
+	void *kaddr = nullptr;
+	mem_ = kapi_mem_alloc((bytes + kPageSize - 1) / kPageSize, &kaddr);
+	if (!mem_)
+		return err::ENOMEM;
+	ctrl_ = static_cast<pwring_ctrl *>(kaddr);
+	sq_ = reinterpret_cast<pwring_sqe *>(static_cast<u8 *>(kaddr) + PWRING_SQ_OFFSET);
+	cq_ = reinterpret_cast<pwring_cqe *>(sq_ + sentries_);
+	if (!pool_.init(centries_, this))
+		return err::ENOMEM;
+
+	const long m = kapi_mem_map_user(file, mem_, args.address, &uaddr_);
+	if (m < 0)
+		return s32(-m);
+
+	*info = pwring_ring_info{
+		.ctrl = uaddr_,
+		.id = id,
+		.squeue = uaddr_ + PWRING_SQ_OFFSET,
+		.sentries = sentries_,
+		.smask = smask_,
+		.cqueue = uaddr_ + PWRING_SQ_OFFSET + u64(sentries_) * sizeof(pwring_sqe),
+		.centries = centries_,
+		.cmask = cmask_,
+	};
+	if (kapi_copy_to_user(args.ring, info, sizeof(*info)))
+		return err::EFAULT;
+	return 0;
+}
+
+void Ring::destroy(bool unmap_user)
+{
+	/* Let the last completer leave its critical section. */
+	if (cq_lock_) {
+		IrqLockGuard g(cq_lock_);
+	}
+	if (unmap_user && uaddr_)
+		kapi_mem_unmap_user(mem_, uaddr_);
+	/* Waits for timer callbacks still returning. */
+	pool_.destroy();
+	if (mem_)
+		kapi_mem_free(mem_);
+	if (waitq_)
+		kapi_waitq_destroy(waitq_);
+	if (cq_lock_)
+		kapi_lock_destroy(cq_lock_);
+	this->~Ring();
+	kapi_free(this);
+}
+
+u32 Ring::unreaped() const
+{
+	return cq_tail_.load_acquire() - shared_load(&ctrl_->chead);
+}
+
+/* A CQE slot is guaranteed for every packet out of the pool. */
+bool Ring::admit() const
+{
+	return u64(inflight_.load_relaxed()) + unreaped() < centries_;
+}
+
+Result<u32> Ring::enter(u64 amount, u64 wait)
+{
+	u32 ready = shared_load_acquire(&ctrl_->stail) - sq_head_;
+	if (ready > sentries_)
+		ready = sentries_;	/* a corrupt stail cannot make us reread slots */
+	const u32 want = amount < ready ? u32(amount) : ready;
+
+	u32 consumed = 0;
+	bool blocked = false;
+	Irp *head = nullptr, *tail = nullptr;
+	while (consumed < want) {
+		if (!admit()) {
+			blocked = true;
+			break;
+		}
+		Irp *irp = pool_.alloc();
+		if (PW_UNLIKELY(!irp)) {	/* admission makes this impossible */
+			blocked = true;
+			break;
+		}
+		inflight_.fetch_add(1);
+		__builtin_memcpy(&irp->sqe, &sq_[sq_head_ & smask_], sizeof(irp->sqe));
+		sq_head_++;
+		consumed++;
+		if (tail && (tail->sqe.flags & kLinkFlags)) {
+			tail->chain_next = irp;	/* the chain is not dispatched yet */
+		} else {
+			if (head) {
+				shared_store_release(&ctrl_->shead, sq_head_);
+				run(head);
+			}
+			head = irp;
+		}
+		tail = irp;
+	}
+	shared_store_release(&ctrl_->shead, sq_head_);
+	run(head);	/* a chain also ends with the batch */
+
+	if (wait == 0)
+		return (consumed == 0 && blocked) ? Result<u32>::error(err::EBUSY) : consumed;
+
+	u64 reachable;
+	{
+		/* Posting and the in-flight count change together under the lock. */
+		IrqLockGuard g(cq_lock_);
+		reachable = u64(inflight_.load_relaxed()) + unreaped();
+	}
+	if (wait > reachable)	/* nothing could ever satisfy it */
+		return consumed ? Result<u32>(consumed) : Result<u32>::error(err::EBUSY);
+	WaitArgs w{this, wait};
+	if (kapi_wait_interruptible(waitq_, wait_cond, &w))
+		return consumed ? Result<u32>(consumed) : Result<u32>::error(err::EINTR);
+	return consumed;
+}
+
+int Ring::wait_cond(void *arg)
+{
+	const auto *w = static_cast<const WaitArgs *>(arg);
+	return w->ring->unreaped() >= w->wait;
+}
+
+int Ring::idle_cond(void *arg)
+{
+	return static_cast<const Ring *>(arg)->idle();
+}
+
+void Ring::cancel_all_and_wait()
+{
+	dying_.store_release(true);
+	kapi_mb();
+	/*
+	 * Armed packets are cancelled and completed here; packets not issued
+	 * yet (linked successors, or a dispatch racing with us) are marked so
+	 * that their dispatch completes them with ECANCELED.
+	 */
+	for (u32 i = 0; i < pool_.size(); i++)
+		pool_.at(i).cancel(err::ECANCELED, false);
+	kapi_wait_uninterruptible(waitq_, idle_cond, this);
+}
+
+void Ring::run(Irp *irp)
+{
+	while (irp)
+		irp = dispatch(*irp);
+}
+
+void Ring::load_registers(Irp &irp) const
+{
+	u64 *args = &irp.sqe.arg0;	/* arg0..arg4 are consecutive (uapi asserts) */
+	for (u32 i = 0; i < 5; i++) {
+		const u32 reg = reg_spec(irp.sqe.flags, i * PWRING_REG_SHIFT);
+		if (reg != PWRING_REG_NONE)
+			args[i] = shared_load_acquire(&ctrl_->regs[reg]);
+	}
+}
+
+/* Returns the linked successor to dispatch now, if irp completed in place. */
+Irp *Ring::dispatch(Irp &irp)
+{
+	load_registers(irp);
+	const OpDef *op = op_lookup(irp.sqe.op);
+	s32 e = 0;
+	if (irp.sqe.flags & PWRING_FLAGS_RESERVED)
+		e = err::EINVAL;
+	else if (!op)
+		e = err::EINVAL;
+	else if (!op->issue)
+		e = err::EOPNOTSUPP;
+	else if (dying_.load_relaxed())
+		e = err::ECANCELED;
+	if (e) {
+		irp.err = e;
+		return finish(irp);
+	}
+	/* Armed before the issue: once queued, the packet is no longer ours. */
+	timeout_arm(irp);
+	if (op->issue(irp) == Issue::Queued)
+		return nullptr;
+	return finish(irp);
+}
+
+void Ring::post_locked(const Irp &irp, s32 e, u64 result)
+{
+	const u32 tail = cq_tail_.load_relaxed();
+	pwring_cqe *cqe = &cq_[tail & cmask_];
+	cqe->op = irp.sqe.op;
+	cqe->error = e;
+	cqe->data = irp.sqe.data;
+	cqe->result = result;
+	cqe->_padding = 0;
+	cq_tail_.store_release(tail + 1);
+	shared_store_release(&ctrl_->ctail, tail + 1);
+}
+
+/*
+ * The packet's last step: op frames, register save, CQE, link handling,
+ * back to the pool. A broken SQE_LINK chain completes every skipped packet
+ * with ECANCELED (they never ran, so they save no register).
+ */
+Irp *Ring::finish(Irp &irp)
+{
+	timeout_disarm(irp);
+	irp.run_frames();
+
+	Irp *next = irp.chain_next;
+	const bool broken = irp.err != 0 && !(irp.sqe.flags & PWRING_HARDLINK);
+	u32 done = 1;
+
+	IrqLockGuard g(cq_lock_);
+	const u32 save = reg_spec(irp.sqe.flags, PWRING_SAVE);
+	if (save != PWRING_REG_NONE)
+		shared_store_release(&ctrl_->regs[save], irp.result);
+	post_locked(irp, irp.err, irp.result);
+	pool_.free(&irp);
+	while (broken && next) {
+		Irp *skipped = next;
+		next = skipped->chain_next;
+		post_locked(*skipped, err::ECANCELED, 0);
+		pool_.free(skipped);
+		done++;
+	}
+	inflight_.fetch_sub(done);
+	kapi_wake(waitq_);
+	return next;
+}
+
+} // namespace pw

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One ring: the shared pages, the submit loop (SQ pop, admission, links),
+ * CQE posting and the waits. Knows nothing about any particular op.
+ */
+#ifndef PWRING_RING_H
+#define PWRING_RING_H
+
+#include "irp.h"
+
+namespace pw {
+
+class Ring {
+public:
+	/* Validates, allocates, maps into the caller and fills *info. */
+	static Result<Ring *> create(kapi_file *file, const pwring_setup_args &args,
+				     u32 id, pwring_ring_info *info);
+	/* Frees everything; requires idle(). Unmaps the user mapping if asked. */
+	void destroy(bool unmap_user);
+
+	Result<u32> enter(u64 amount, u64 wait);
+	/* Close: cancel everything in flight and wait until it has completed. */
+	void cancel_all_and_wait();
+	bool idle() const { return inflight_.load_acquire() == 0; }
+
+	/* Completion side, any context. */
+	void complete_async(Irp &irp) { run(finish(irp)); }
+
+	IrpPool &pool() { return pool_; }
+
+private:
+	Ring() = default;
+	s32 init(kapi_file *file, const pwring_setup_args &args, u32 id, pwring_ring_info *info);
+
+	bool admit() const;
+	u32 unreaped() const;
+	static int wait_cond(void *arg);
+	static int idle_cond(void *arg);
+
+	void run(Irp *irp);
+	Irp *dispatch(Irp &irp);
+	void load_registers(Irp &irp) const;
+	Irp *finish(Irp &irp);
+	void post_locked(const Irp &irp, s32 err, u64 result);
+
+	/* Shared pages (kernel mapping) and their geometry. */
+	pwring_ctrl *ctrl_ = nullptr;
+	pwring_sqe *sq_ = nullptr;
+	pwring_cqe *cq_ = nullptr;
+	u32 sentries_ = 0, smask_ = 0;
+	u32 centries_ = 0, cmask_ = 0;
+
+	/* Our own copies of the indices we own; the shared ones are only written. */
+	u32 sq_head_ = 0;		/* enter only */
+	Atomic<u32> cq_tail_;		/* under cq_lock_ */
+	Atomic<u32> inflight_;		/* packets out of the pool */
+	Atomic<bool> dying_;
+
+	kapi_lock *cq_lock_ = nullptr;
+	kapi_waitq *waitq_ = nullptr;
+	kapi_mem *mem_ = nullptr;
+	unsigned long uaddr_ = 0;
+	IrpPool pool_;
+};
+
+} // namespace pw
+
+#endif /* PWRING_RING_H */

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/pwring: the misc device and its ioctls. Copies arguments in, hands
+ * them to the C++ core (module/core/), and nothing else.
+ */
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "glue.h"
+#include "../core/pwring_core.h"
+#include "../../uapi/pwring.h"
+
+static int pwring_open(struct inode *inode, struct file *file)
+{
+	struct kapi_file *kf = kzalloc(sizeof(*kf), GFP_KERNEL_ACCOUNT);
+
+	if (!kf)
+		return -ENOMEM;
+	kf->table = pwring_core_open();
+	if (!kf->table) {
+		kfree(kf);
+		return -ENOMEM;
+	}
+	kf->file = file;
+	mutex_init(&kf->map_lock);
+	file->private_data = kf;
+	return nonseekable_open(inode, file);
+}
+
+static int pwring_release(struct inode *inode, struct file *file)
+{
+	struct kapi_file *kf = file->private_data;
+
+	pwring_core_release(kf->table);
+	kfree(kf);
+	return 0;
+}
+
+/*
+ * Arguments are extensible: `size` comes first, anything from the first
+ * published size up is accepted, and bytes we do not know must be zero.
+ */
+static int pwring_copy_args(void *dst, size_t ksize, size_t min,
+			    const void __user *src)
+{
+	u32 usize;
+
+	if (get_user(usize, (const u32 __user *)src))
+		return -EFAULT;
+	if (usize < min || usize > PAGE_SIZE)
+		return -EINVAL;
+	return copy_struct_from_user(dst, ksize, src, usize);
+}
+
+static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kapi_file *kf = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	union {
+		struct pwring_setup_args setup;
+		struct pwring_enter_args enter;
+		struct pwring_teardown_args teardown;
+	} a;
+	int ret;
+
+	if (_IOC_TYPE(cmd) != PWRING_IOC_MAGIC)
+		return -ENOTTY;
+
+	switch (_IOC_NR(cmd)) {
+	case PWRING_IOC_NR_ENTER:
+		ret = pwring_copy_args(&a.enter, sizeof(a.enter),
+				       PWRING_ENTER_ARGS_SIZE_VER0, uarg);
+		return ret ? ret : pwring_core_enter(kf->table, &a.enter);
+	case PWRING_IOC_NR_SETUP:
+		ret = pwring_copy_args(&a.setup, sizeof(a.setup),
+				       PWRING_SETUP_ARGS_SIZE_VER0, uarg);
+		return ret ? ret : pwring_core_setup(kf->table, kf, &a.setup);
+	case PWRING_IOC_NR_TEARDOWN:
+		ret = pwring_copy_args(&a.teardown, sizeof(a.teardown),
+				       PWRING_TEARDOWN_ARGS_SIZE_VER0, uarg);
+		return ret ? ret : pwring_core_teardown(kf->table, &a.teardown);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int pwring_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return pwring_mmap_ring(file->private_data, vma);
+}
+
+static const struct file_operations pwring_fops = {
+	.owner		= THIS_MODULE,
+	.open		= pwring_open,
+	.release	= pwring_release,
+	.unlocked_ioctl	= pwring_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= pwring_mmap,
+};
+
+static struct miscdevice pwring_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= PWRING_DEVICE_NAME,
+	.fops	= &pwring_fops,
+	.mode	= 0666,
+};
+
+static int __init pwring_init(void)
+{
+	return misc_register(&pwring_misc);
+}
+
+static void __exit pwring_exit(void)
+{
+	misc_deregister(&pwring_misc);
+}
+
+module_init(pwring_init);
+module_exit(pwring_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("PatchworkOS I/O ring for Linux");

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * pwring: the PatchworkOS I/O ring ABI on Linux.
+ *
+ * One header for the kernel module (C and the freestanding C++ core), user
+ * space C and C++. Every size and offset is a static assertion below: the
+ * layouts must match PatchworkOS byte for byte (see docs/abi.md).
+ *
+ * The freestanding C++ core cannot include <linux/types.h>; it defines
+ * PWRING_HAVE_TYPES and the __u32/__u64/__s32 typedefs before including us.
+ */
+#ifndef _UAPI_PWRING_H
+#define _UAPI_PWRING_H
+
+#ifndef PWRING_HAVE_TYPES
+#include <linux/types.h>
+#endif
+
+#ifdef __cplusplus
+#define PWRING_STATIC_ASSERT(e, msg) static_assert(e, msg)
+#else
+#define PWRING_STATIC_ASSERT(e, msg) _Static_assert(e, msg)
+#endif
+
+#define PWRING_DEVICE_NAME	"pwring"
+#define PWRING_DEVICE_PATH	"/dev/pwring"
+
+/* Operations. */
+#define PWRING_OP_NOP		0u
+#define PWRING_OP_READ		1u
+#define PWRING_OP_WRITE		2u
+#define PWRING_OP_POLL		3u
+#define PWRING_OP_MAX		4u
+
+/* Poll event bits (PatchworkOS values, not the kernel's POLL* bits). */
+#define PWRING_POLL_READ	(1u << 0)
+#define PWRING_POLL_WRITE	(1u << 1)
+#define PWRING_POLL_ERROR	(1u << 2)
+#define PWRING_POLL_HUP		(1u << 3)
+#define PWRING_POLL_NVAL	(1u << 4)
+
+/* Registers and the flags word. */
+#define PWRING_REG_NONE		7u
+#define PWRING_REGS_MAX		7u
+#define PWRING_REG_SHIFT	3u
+#define PWRING_REG_MASK		7u
+#define PWRING_LOAD0		0u	/* load specifier of arg0 */
+#define PWRING_LOAD1		3u
+#define PWRING_LOAD2		6u
+#define PWRING_LOAD3		9u
+#define PWRING_LOAD4		12u
+#define PWRING_SAVE		15u	/* save specifier of the result */
+#define PWRING_LINK		(1u << 18)
+#define PWRING_HARDLINK		(1u << 19)
+/* Bits 20..31 are reserved: an SQE with any of them set completes EINVAL. */
+#define PWRING_FLAGS_RESERVED	0xfff00000u
+#define PWRING_NO_REGS		0x00007fffu	/* every specifier = REG_NONE */
+
+#define PWRING_TIMEOUT_NEVER	(~(__u64)0)
+#define PWRING_OFF_CUR		(-1)
+
+/* Limits of setup (spec section 2). */
+#define PWRING_MAX_RINGS	8u
+#define PWRING_MAX_PAGES	1024u	/* a ring needs fewer pages than this */
+#define PWRING_MAX_CENTRIES	65535u	/* centries must be below this */
+
+/* Submission queue entry, 64 bytes. */
+struct pwring_sqe {
+	__u64 timeout;		/* ns from dispatch; PWRING_TIMEOUT_NEVER = none */
+	__u64 data;		/* opaque, copied to the CQE */
+	__u32 op;
+	__u32 flags;
+	__u64 arg0;		/* fd */
+	__u64 arg1;		/* buffer, events */
+	__u64 arg2;		/* count */
+	__u64 arg3;		/* offset (signed) */
+	__u64 arg4;
+};
+
+/* Completion queue entry, 32 bytes. */
+struct pwring_cqe {
+	__u32 op;
+	__s32 error;		/* 0 or a Linux errno value */
+	__u64 data;
+	__u64 result;
+	__u64 _padding;
+};
+
+/* Shared control block at the start of the ring mapping, 192 bytes. */
+struct pwring_ctrl {
+	__u32 shead;		/* kernel writes */
+	__u32 ctail;		/* kernel writes */
+	__u8 _pad0[56];
+	__u32 stail;		/* user writes */
+	__u32 chead;		/* user writes */
+	__u8 _pad1[56];
+	__u64 regs[PWRING_REGS_MAX];
+	__u8 _reserved[8];
+} __attribute__((aligned(64)));
+
+#define PWRING_SQ_OFFSET	192u
+
+/* What setup writes to the caller's ring descriptor (PatchworkOS ioring_t). */
+struct pwring_ring_info {
+	__u64 ctrl;		/* user address of struct pwring_ctrl */
+	__u64 id;
+	__u64 squeue;
+	__u64 sentries;
+	__u64 smask;
+	__u64 cqueue;
+	__u64 centries;
+	__u64 cmask;
+};
+
+/*
+ * ioctl arguments. Each begins with its own size in bytes: the kernel accepts
+ * any size from the first published one up, reads what it knows and requires
+ * the rest to be zero (copy_struct_from_user), so the structs can grow. The
+ * kernel matches commands by type and number only, never by the size bits.
+ */
+struct pwring_setup_args {
+	__u32 size;		/* sizeof(struct pwring_setup_args) */
+	__u32 flags;		/* must be 0 */
+	__u64 ring;		/* user pointer to struct pwring_ring_info */
+	__u64 address;		/* 0 = kernel chooses, else exact address */
+	__u64 sentries;
+	__u64 centries;
+};
+#define PWRING_SETUP_ARGS_SIZE_VER0	40u
+
+struct pwring_enter_args {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u64 id;
+	__u64 amount;
+	__u64 wait;
+};
+#define PWRING_ENTER_ARGS_SIZE_VER0	32u
+
+struct pwring_teardown_args {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u64 id;
+};
+#define PWRING_TEARDOWN_ARGS_SIZE_VER0	16u
+
+#define PWRING_IOC_MAGIC	0xb7
+#define PWRING_IOC_NR_SETUP	1
+#define PWRING_IOC_NR_ENTER	2
+#define PWRING_IOC_NR_TEARDOWN	3
+
+#ifndef PWRING_HAVE_TYPES
+#include <linux/ioctl.h>
+/* Return: ring id / SQEs consumed / 0, or -1 with errno. */
+#define PWRING_IOC_SETUP	_IOWR(PWRING_IOC_MAGIC, PWRING_IOC_NR_SETUP, struct pwring_setup_args)
+#define PWRING_IOC_ENTER	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_ENTER, struct pwring_enter_args)
+#define PWRING_IOC_TEARDOWN	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_TEARDOWN, struct pwring_teardown_args)
+#endif
+
+#define PWRING_OFFSET_CHECK(type, field, off) \
+	PWRING_STATIC_ASSERT(__builtin_offsetof(type, field) == (off), #type "." #field " offset")
+
+PWRING_STATIC_ASSERT(sizeof(struct pwring_sqe) == 64, "sqe size");
+PWRING_OFFSET_CHECK(struct pwring_sqe, timeout, 0);
+PWRING_OFFSET_CHECK(struct pwring_sqe, data, 8);
+PWRING_OFFSET_CHECK(struct pwring_sqe, op, 16);
+PWRING_OFFSET_CHECK(struct pwring_sqe, flags, 20);
+PWRING_OFFSET_CHECK(struct pwring_sqe, arg0, 24);
+PWRING_OFFSET_CHECK(struct pwring_sqe, arg1, 32);
+PWRING_OFFSET_CHECK(struct pwring_sqe, arg2, 40);
+PWRING_OFFSET_CHECK(struct pwring_sqe, arg3, 48);
+PWRING_OFFSET_CHECK(struct pwring_sqe, arg4, 56);
+
+PWRING_STATIC_ASSERT(sizeof(struct pwring_cqe) == 32, "cqe size");
+PWRING_OFFSET_CHECK(struct pwring_cqe, op, 0);
+PWRING_OFFSET_CHECK(struct pwring_cqe, error, 4);
+PWRING_OFFSET_CHECK(struct pwring_cqe, data, 8);
+PWRING_OFFSET_CHECK(struct pwring_cqe, result, 16);
+PWRING_OFFSET_CHECK(struct pwring_cqe, _padding, 24);
+
+PWRING_STATIC_ASSERT(sizeof(struct pwring_ctrl) == 192, "ctrl size");
+PWRING_STATIC_ASSERT(__alignof__(struct pwring_ctrl) == 64, "ctrl alignment");
+PWRING_OFFSET_CHECK(struct pwring_ctrl, shead, 0);
+PWRING_OFFSET_CHECK(struct pwring_ctrl, ctail, 4);
+PWRING_OFFSET_CHECK(struct pwring_ctrl, stail, 64);
+PWRING_OFFSET_CHECK(struct pwring_ctrl, chead, 68);
+PWRING_OFFSET_CHECK(struct pwring_ctrl, regs, 128);
+PWRING_OFFSET_CHECK(struct pwring_ctrl, _reserved, 184);
+PWRING_STATIC_ASSERT(PWRING_SQ_OFFSET == sizeof(struct pwring_ctrl), "sq offset");
+
+PWRING_STATIC_ASSERT(sizeof(struct pwring_ring_info) == 64, "ring info size");
+PWRING_OFFSET_CHECK(struct pwring_ring_info, ctrl, 0);
+PWRING_OFFSET_CHECK(struct pwring_ring_info, id, 8);
+PWRING_OFFSET_CHECK(struct pwring_ring_info, squeue, 16);
+PWRING_OFFSET_CHECK(struct pwring_ring_info, sentries, 24);
+PWRING_OFFSET_CHECK(struct pwring_ring_info, smask, 32);
+PWRING_OFFSET_CHECK(struct pwring_ring_info, cqueue, 40);
+PWRING_OFFSET_CHECK(struct pwring_ring_info, centries, 48);
+PWRING_OFFSET_CHECK(struct pwring_ring_info, cmask, 56);
+
+PWRING_STATIC_ASSERT(sizeof(struct pwring_setup_args) == PWRING_SETUP_ARGS_SIZE_VER0, "setup args");
+PWRING_OFFSET_CHECK(struct pwring_setup_args, ring, 8);
+PWRING_OFFSET_CHECK(struct pwring_setup_args, address, 16);
+PWRING_OFFSET_CHECK(struct pwring_setup_args, sentries, 24);
+PWRING_OFFSET_CHECK(struct pwring_setup_args, centries, 32);
+PWRING_STATIC_ASSERT(sizeof(struct pwring_enter_args) == PWRING_ENTER_ARGS_SIZE_VER0, "enter args");
+PWRING_OFFSET_CHECK(struct pwring_enter_args, id, 8);
+PWRING_OFFSET_CHECK(struct pwring_enter_args, amount, 16);
+PWRING_OFFSET_CHECK(struct pwring_enter_args, wait, 24);
+PWRING_STATIC_ASSERT(sizeof(struct pwring_teardown_args) == PWRING_TEARDOWN_ARGS_SIZE_VER0, "teardown args");
+PWRING_OFFSET_CHECK(struct pwring_teardown_args, id, 8);
+
+#endif /* _UAPI_PWRING_H */
