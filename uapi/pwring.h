@@ -54,7 +54,7 @@
 #define PWRING_HARDLINK		(1u << 19)
 /* Bits 20..31 are reserved: an SQE with any of them set completes EINVAL. */
 #define PWRING_FLAGS_RESERVED	0xfff00000u
-#define PWRING_NO_REGS		0x00007fffu	/* every specifier = REG_NONE */
+#define PWRING_NO_REGS		0x0003ffffu	/* every load and save specifier = REG_NONE */
 
 #define PWRING_TIMEOUT_NEVER	(~(__u64)0)
 #define PWRING_OFF_CUR		(-1)

@@ -50,8 +50,10 @@ static int pwring_copy_args(void *dst, size_t ksize, size_t min,
 
 	if (get_user(usize, (const u32 __user *)src))
 		return -EFAULT;
-	if (usize < min || usize > PAGE_SIZE)
+	if (usize < min)
 		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	return copy_struct_from_user(dst, ksize, src, usize);
 }
 

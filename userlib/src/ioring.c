@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libpwring: the three PatchworkOS ring calls over the ioctls of /dev/pwring.
+ *
+ * Device file. Every ring of a process lives on one private file of
+ * /dev/pwring, opened on the first call. The descriptor and the pid that
+ * opened it are published together in one atomic word, so the fast path is a
+ * single load; opening is serialised by a mutex, so two racing threads end up
+ * with the same descriptor and nothing leaks.
+ *
+ * fork(). The child must not use the parent's file: the ring table is per file,
+ * and the parent's rings are not mapped in the child. A pthread_atfork() child
+ * handler closes the inherited descriptor and forgets it, so the child's first
+ * call opens a file of its own. The handlers also hold the mutex across fork(),
+ * so a fork racing with an open cannot leave the child with a stray descriptor.
+ * A child made by a raw clone() runs no atfork handler; for it the calls compare
+ * the recorded pid with getpid() and open anew on a mismatch. The inherited
+ * descriptor is then left open, since the clone may share the descriptor table
+ * with its parent. Raw clones that share memory (CLONE_VM without CLONE_THREAD)
+ * are not supported.
+ *
+ * Errors: ERR and errno. If the device cannot be opened (module not loaded:
+ * usually ENOENT, or ENXIO/ENODEV) the errno of open() is kept.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <sys/ioring.h>
+
+#define PWRING_EXPORT __attribute__((visibility("default")))
+
+/*
+ * The device state: 0 = not open, else (pid << 32) | (fd + 1). Written only
+ * with dev_lock held (or in the single-threaded fork child).
+ */
+static uint64_t dev_state;
+static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t dev_atfork_once = PTHREAD_ONCE_INIT;
+
+static uint64_t dev_pack(pid_t pid, int fd)
+{
+	return ((uint64_t)(uint32_t)pid << 32) | (uint32_t)(fd + 1);
+}
+
+static int dev_fd_of(uint64_t state)
+{
+	return (int)(uint32_t)state - 1;
+}
+
+static pid_t dev_pid_of(uint64_t state)
+{
+	return (pid_t)(uint32_t)(state >> 32);
+}
+
+static void dev_atfork_prepare(void)
+{
+	pthread_mutex_lock(&dev_lock);
+}
+
+static void dev_atfork_parent(void)
+{
+	pthread_mutex_unlock(&dev_lock);
+}
+
+static void dev_atfork_child(void)
+{
+	uint64_t state = __atomic_load_n(&dev_state, __ATOMIC_RELAXED);
+
+	if (state != 0)
+		close(dev_fd_of(state));
+	__atomic_store_n(&dev_state, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&dev_lock);
+}
+
+static void dev_register_atfork(void)
+{
+	pthread_atfork(dev_atfork_prepare, dev_atfork_parent, dev_atfork_child);
+}
+
+/* The device descriptor of this process, opened on first use; -1 with errno. */
+static int dev_get(void)
+{
+	uint64_t state = __atomic_load_n(&dev_state, __ATOMIC_ACQUIRE);
+	pid_t self = getpid();
+	int fd, saved;
+
+	if (state != 0 && dev_pid_of(state) == self)
+		return dev_fd_of(state);
+
+	pthread_once(&dev_atfork_once, dev_register_atfork);
+	pthread_mutex_lock(&dev_lock);
+	state = __atomic_load_n(&dev_state, __ATOMIC_RELAXED);
+	if (state != 0 && dev_pid_of(state) == self) {
+		fd = dev_fd_of(state);
+	} else {
+		fd = open(PWRING_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		if (fd >= 0)
+			__atomic_store_n(&dev_state, dev_pack(self, fd), __ATOMIC_RELEASE);
+	}
+	saved = errno;
+	pthread_mutex_unlock(&dev_lock);
+	errno = saved;
+	return fd;
+}
+
+PWRING_EXPORT ioring_id_t ioring_setup(ioring_t *ring, void *address, size_t sentries,
+				       size_t centries)
+{
+	struct pwring_setup_args args = {
+		.size = sizeof(args),
+		.flags = 0,
+		.ring = (uint64_t)(uintptr_t)ring,
+		.address = (uint64_t)(uintptr_t)address,
+		.sentries = sentries,
+		.centries = centries,
+	};
+	int fd = dev_get();
+	int ret;
+
+	if (fd < 0)
+		return ERR;
+	ret = ioctl(fd, PWRING_IOC_SETUP, &args);
+	return ret < 0 ? ERR : (ioring_id_t)ret;
+}
+
+PWRING_EXPORT uint64_t ioring_enter(ioring_id_t id, size_t amount, size_t wait)
+{
+	struct pwring_enter_args args = {
+		.size = sizeof(args),
+		.flags = 0,
+		.id = id,
+		.amount = amount,
+		.wait = wait,
+	};
+	int fd = dev_get();
+	int ret;
+
+	if (fd < 0)
+		return ERR;
+	ret = ioctl(fd, PWRING_IOC_ENTER, &args);
+	return ret < 0 ? ERR : (uint64_t)ret;
+}
+
+PWRING_EXPORT uint64_t ioring_teardown(ioring_id_t id)
+{
+	struct pwring_teardown_args args = {
+		.size = sizeof(args),
+		.flags = 0,
+		.id = id,
+	};
+	int fd = dev_get();
+
+	if (fd < 0)
+		return ERR;
+	return ioctl(fd, PWRING_IOC_TEARDOWN, &args) < 0 ? ERR : 0;
+}
