@@ -49,12 +49,24 @@ constexpr s32 EFAULT = 14;
 constexpr s32 EBUSY = 16;
 constexpr s32 EEXIST = 17;
 constexpr s32 EINVAL = 22;
+constexpr s32 EAGAIN = 11;
+constexpr s32 ESPIPE = 29;
 constexpr s32 EMFILE = 24;
 constexpr s32 EOPNOTSUPP = 95;
 constexpr s32 ETIMEDOUT = 110;
 constexpr s32 ECANCELED = 125;
 constexpr s32 MAX = 4095;
 } // namespace err
+
+/* Kernel poll bits (<uapi/linux/eventpoll.h>, part of the Linux ABI). */
+constexpr u32 kEpollIn = 0x0001;
+constexpr u32 kEpollOut = 0x0004;
+constexpr u32 kEpollErr = 0x0008;
+constexpr u32 kEpollHup = 0x0010;
+constexpr u32 kEpollNval = 0x0020;
+constexpr u32 kEpollRdNorm = 0x0040;
+constexpr u32 kEpollWrNorm = 0x0100;
+constexpr u32 kEpollRdHup = 0x2000;
 
 /* Either a value or a positive errno. */
 template <typename T> class [[nodiscard]] Result {

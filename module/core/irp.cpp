@@ -6,7 +6,7 @@
 
 namespace pw {
 
-static bool slot_is_state(uptr v) { return v <= Irp::kDone; }
+static bool is_armed(uptr v) { return v >= Irp::kArmedMin; }
 
 void Irp::reset_for_use()
 {
@@ -16,6 +16,9 @@ void Irp::reset_for_use()
 	depth = 0;
 	timer_armed = false;
 	timer_won = false;
+	finish_in_task = false;
+	issuing.store_relaxed(0);
+	finish_queued.store_relaxed(0);
 	slot.store_relaxed(kIdle);
 }
 
@@ -35,22 +38,30 @@ void Irp::run_frames()
 	}
 }
 
-bool Irp::arm_cancel(CancelFn fn)
+bool Irp::arm(const AsyncOps *ops)
 {
 	uptr expected = kIdle;
-	return slot.cas(expected, uptr(fn));
+	return slot.cas(expected, uptr(ops));
 }
 
-bool Irp::claim(CancelFn fn)
+bool Irp::claim(const AsyncOps *ops)
 {
-	uptr expected = uptr(fn);
-	return slot.cas(expected, kDone);
+	uptr expected = uptr(ops);
+	return slot.cas(expected, kClaimed);
+}
+
+s32 Irp::unclaim(const AsyncOps *ops)
+{
+	uptr expected = kClaimed;
+	if (slot.cas(expected, uptr(ops)))
+		return 0;
+	return s32(expected & kErrMask);	/* kClaimed | errno */
 }
 
 s32 Irp::cancelled_error() const
 {
 	const uptr v = slot.load_acquire();
-	return (v != kIdle && v < kDone) ? s32(v) : 0;
+	return is_armed(v) ? 0 : s32(v & kErrMask);
 }
 
 void Irp::precancel(s32 why)
@@ -67,19 +78,37 @@ bool Irp::cancel(s32 why, bool from_timer)
 			/* Not issued yet: its dispatcher will see this and complete. */
 			if (slot.cas(cur, uptr(why)))
 				return false;
-			continue;
-		}
-		if (slot_is_state(cur))
-			return false;	/* already cancelled or claimed */
-		if (slot.cas(cur, uptr(why)))
+		} else if (cur == kClaimed) {
+			/* The op is busy with it: hand the cancellation over. */
+			if (slot.cas(cur, kClaimed | uptr(why)))
+				return false;
+		} else if (!is_armed(cur)) {
+			return false;	/* already cancelled, or a cancel is pending */
+		} else if (slot.cas(cur, uptr(why))) {
 			break;
+		}
 	}
 	timer_won = from_timer;
-	reinterpret_cast<CancelFn>(cur)(*this);
+	reinterpret_cast<const AsyncOps *>(cur)->cancel(*this);
 	err = why;
 	result = 0;
 	ring->complete_async(*this);
 	return true;
+}
+
+void Irp::work()
+{
+	if (finish_queued.exchange(0)) {
+		ring->finish_deferred(*this);
+		return;
+	}
+	/*
+	 * A wakeup for a packet that has completed since (or has been reused)
+	 * finds the slot not armed, or armed by an op that simply retries.
+	 */
+	const uptr v = slot.load_acquire();
+	if (is_armed(v) && reinterpret_cast<const AsyncOps *>(v)->work)
+		reinterpret_cast<const AsyncOps *>(v)->work(*this);
 }
 
 bool IrpPool::init(u32 count, Ring *ring)
@@ -87,8 +116,8 @@ bool IrpPool::init(u32 count, Ring *ring)
 	irps_ = static_cast<Irp *>(kapi_zalloc(sizeof(Irp) * count));
 	if (!irps_)
 		return false;
-	timers_ = kapi_timers_create(count, timeout_fire, irps_, sizeof(Irp));
-	if (!timers_) {
+	ios_ = kapi_ios_create(count, irps_, sizeof(Irp));
+	if (!ios_) {
 		kapi_free(irps_);
 		irps_ = nullptr;
 		return false;
@@ -98,6 +127,7 @@ bool IrpPool::init(u32 count, Ring *ring)
 	for (u32 i = count; i-- > 0;) {
 		Irp *irp = new (&irps_[i]) Irp();
 		irp->ring = ring;
+		irp->io = kapi_io_at(ios_, i);
 		irp->index = u16(i);
 		irp->free_next = head;
 		head = irp;
@@ -108,11 +138,12 @@ bool IrpPool::init(u32 count, Ring *ring)
 
 void IrpPool::destroy()
 {
-	if (timers_)
-		kapi_timers_destroy(timers_, count_);
+	/* Waits for timer callbacks and work items still returning. */
+	if (ios_)
+		kapi_ios_destroy(ios_, count_);
 	kapi_free(irps_);
 	irps_ = nullptr;
-	timers_ = nullptr;
+	ios_ = nullptr;
 }
 
 Irp *IrpPool::alloc()
@@ -136,3 +167,14 @@ void IrpPool::free(Irp *irp)
 }
 
 } // namespace pw
+
+/* Kernel callbacks into the core (see kapi.h). */
+extern "C" void pw_timer_fired(void *arg)
+{
+	pw::timeout_fire(arg);
+}
+
+extern "C" void pw_io_work(void *arg)
+{
+	static_cast<pw::Irp *>(arg)->work();
+}

@@ -8,14 +8,17 @@
  *   packet returns to its pool.
  *
  * Exactly one party completes a packet. The cancellation slot decides:
- *   kIdle        not issued yet (or an op is running it synchronously)
- *   1..4094      cancelled with that errno before the op armed it
- *   kDone        the op claimed completion
- *   a CancelFn   armed: the op is pending and can be cancelled
- * The op arms the slot with compare-and-swap from kIdle; a timeout or
- * cancellation swaps an armed slot to its errno and completes the packet;
- * the op claims completion by swapping its CancelFn to kDone. Whoever wins
- * the swap completes; the loser walks away.
+ *   kIdle               not issued yet (or an op is running it synchronously)
+ *   errno (1..4095)     cancelled with that errno while not armed
+ *   kClaimed            the op is completing it (or retrying a step)
+ *   kClaimed | errno    ... and a cancellation asked meanwhile
+ *   const AsyncOps *    armed: the op is pending and can be cancelled
+ * The op arms the slot with compare-and-swap from kIdle. A timeout or a
+ * cancellation swaps an armed slot to its errno and completes the packet.
+ * The op claims the packet by swapping its AsyncOps to kClaimed: then it
+ * completes, or re-arms (unclaim) if it has to wait again, in which case a
+ * cancellation that arrived meanwhile is handed to it. Whoever wins a swap
+ * owns the packet; the loser walks away.
  */
 #ifndef PWRING_IRP_H
 #define PWRING_IRP_H
@@ -29,45 +32,71 @@ struct Irp;
 
 /* A layer's completion callback; runs when the packet completes. */
 using FrameFn = void (*)(Irp &irp, void *ctx);
-/* Stops an op's pending work; the canceller then completes the packet. */
-using CancelFn = void (*)(Irp &irp);
+
+/* What an armed packet offers to the other parties. */
+struct AsyncOps {
+	/* Stop pending work (the canceller then completes); any context. */
+	void (*cancel)(Irp &irp);
+	/* The packet's work item ran (process context): retry or finish. */
+	void (*work)(Irp &irp);
+};
 
 struct Frame {
 	FrameFn fn;
 	void *ctx;
 };
 
+/* Op-private state of READ, WRITE and POLL. */
+struct IoState {
+	struct file *file;	/* our reference, dropped by the op's frame */
+	s64 offset;		/* -1: the file position */
+	u32 events;		/* POLL: kernel poll bits wanted */
+	bool write;
+	bool pollable;		/* wait with a poll entry rather than a worker */
+};
+
 struct Irp {
 	static constexpr unsigned kMaxFrames = 4;
 	static constexpr uptr kIdle = 0;
-	static constexpr uptr kDone = uptr(err::MAX);
+	static constexpr uptr kClaimed = 0x1000;
+	static constexpr uptr kErrMask = 0xfff;
+	static constexpr uptr kArmedMin = 0x10000;
 
 	pwring_sqe sqe;		/* private copy, taken once from the ring */
 	Ring *ring;
+	kapi_io *io;		/* kernel companion: hrtimer, work item, pins, poll entries */
 	Irp *chain_next;	/* linked successor, dispatched after our CQE */
-	Irp *free_next;		/* pool free list */
+	Irp *free_next;		/* pool and deferred lists */
 	u64 result;
 	s32 err;
-	u16 index;		/* position in the pool, also the timer's index */
+	u16 index;		/* position in the pool */
 	u8 depth;		/* frames pushed */
 	bool timer_armed;	/* written by the dispatcher before the op is issued */
 	bool timer_won;		/* completed by our own timer's callback */
+	bool finish_in_task;	/* an op frame must not run in interrupt context */
+	Atomic<u8> issuing;	/* 1 while the dispatcher issues, 2: completed meanwhile */
+	Atomic<u8> finish_queued; /* the work item is to finish the packet */
 	Atomic<uptr> slot;
 	Frame frames[kMaxFrames];
+	IoState ios;
 
 	void reset_for_use();
 	void push_frame(FrameFn fn, void *ctx);
 	void run_frames();
 
 	/* Op side. */
-	bool arm_cancel(CancelFn fn);
-	bool claim(CancelFn fn);
+	bool arm(const AsyncOps *ops);
+	bool claim(const AsyncOps *ops);
+	/* Re-arm after a claim: 0, or the errno of a cancellation that came meanwhile. */
+	s32 unclaim(const AsyncOps *ops);
 	s32 cancelled_error() const;
 
 	/* Timeout or cancellation side: true if this call completed the packet. */
 	bool cancel(s32 why, bool from_timer);
 	/* Mark a not yet issued packet cancelled; its dispatch completes it. */
 	void precancel(s32 why);
+	/* The packet's work item ran (kernel worker, process context). */
+	void work();
 };
 
 /*
@@ -84,11 +113,10 @@ public:
 	void free(Irp *irp);
 	u32 size() const { return count_; }
 	Irp &at(u32 i) { return irps_[i]; }
-	kapi_timers *timers() { return timers_; }
 
 private:
 	Irp *irps_ = nullptr;
-	kapi_timers *timers_ = nullptr;
+	kapi_ios *ios_ = nullptr;
 	u32 count_ = 0;
 	Irp *local_ = nullptr;
 	Atomic<Irp *> shared_;

@@ -16,7 +16,8 @@ extern "C" {
 
 struct kapi_lock;	/* spinlock_t, taken with interrupts disabled */
 struct kapi_waitq;	/* wait_queue_head_t */
-struct kapi_timers;	/* an array of hrtimers */
+struct kapi_ios;	/* the kernel companions of a packet pool */
+struct kapi_io;		/* one packet's companion */
 struct kapi_mem;	/* zeroed ring pages, mapped for the kernel */
 struct kapi_file;	/* the open /dev/pwring file */
 
@@ -42,16 +43,65 @@ void kapi_wait_uninterruptible(struct kapi_waitq *w, kapi_cond_fn cond, void *ar
 void kapi_wake(struct kapi_waitq *w);
 
 /*
- * One-shot high resolution timers, relative, in nanoseconds. The callback
- * runs in hard interrupt context. kapi_timer_cancel() waits for a running
- * callback, so it must never be called from that timer's own callback.
+ * The kernel companion of each packet (struct kapi_io): an hrtimer, a work
+ * item on the module's workqueue, the pinned pages of its buffer (a memory
+ * descriptor list) and up to two poll wait entries. Created for a whole pool
+ * at setup; arg0 + i * stride is the core's packet i. The kernel calls back:
+ *   pw_timer_fired(arg)  hrtimer expiry, hard interrupt context
+ *   pw_io_work(arg)      the work item, process context (kernel worker,
+ *                        running with the credentials of the ring's creator)
+ * A poll wakeup only queues the work item. kapi_ios_destroy() cancels timers
+ * and work items and waits for callbacks still running.
  */
-typedef void (*kapi_timer_fn)(void *arg);
-struct kapi_timers *kapi_timers_create(unsigned int count, kapi_timer_fn fn,
-				       void *arg0, unsigned long arg_stride);
-void kapi_timers_destroy(struct kapi_timers *t, unsigned int count);
-void kapi_timer_start(struct kapi_timers *t, unsigned int i, unsigned long long ns);
-void kapi_timer_cancel(struct kapi_timers *t, unsigned int i);
+struct kapi_ios *kapi_ios_create(unsigned int count, void *arg0, unsigned long stride);
+void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count);
+struct kapi_io *kapi_io_at(struct kapi_ios *ios, unsigned int i);
+void pw_timer_fired(void *arg);
+void pw_io_work(void *arg);
+
+/* Relative, in nanoseconds. Cancel waits for a running callback: never from its own. */
+void kapi_timer_start(struct kapi_io *io, unsigned long long ns);
+void kapi_timer_cancel(struct kapi_io *io);
+void kapi_queue_work(struct kapi_io *io);
+/* True in interrupt context or with interrupts off. */
+int kapi_in_atomic(void);
+
+/* Files: a reference from the caller's file table, or NULL. */
+struct file;
+struct file *kapi_fget(unsigned int fd);
+void kapi_fput(struct file *f);
+enum {
+	KAPI_F_READ = 1 << 0,	/* opened for reading */
+	KAPI_F_WRITE = 1 << 1,	/* opened for writing */
+	KAPI_F_PREAD = 1 << 2,	/* explicit offsets allowed */
+	KAPI_F_PWRITE = 1 << 3,
+	KAPI_F_POLL = 1 << 4,	/* has a poll method */
+	KAPI_F_NOWAIT = 1 << 5,	/* supports non-blocking attempts (IOCB_NOWAIT) */
+};
+unsigned int kapi_file_caps(struct file *f);
+
+/*
+ * Memory descriptor list: pins [uaddr, uaddr + len) of the caller's address
+ * space into io (writable when the kernel will write to it). 0 or -errno.
+ */
+int kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, int for_write);
+void kapi_mdl_release(struct kapi_io *io);
+
+/*
+ * Reads or writes the pinned pages; offset -1 uses and advances the file
+ * position under the file's position lock, like read(2)/write(2). With
+ * nowait, returns -EAGAIN instead of blocking. Bytes, or -errno.
+ */
+long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset, int nowait);
+
+/*
+ * Poll: kapi_poll_arm() adds io's wait entries to the file's wait queues
+ * (wakeups with any of `events`, or none said, queue the work item) and
+ * returns the current mask; kapi_poll_mask() only returns it.
+ */
+unsigned int kapi_poll_arm(struct kapi_io *io, struct file *f, unsigned int events);
+unsigned int kapi_poll_mask(struct file *f);
+void kapi_poll_disarm(struct kapi_io *io);
 
 /*
  * Ring memory: `pages` zeroed pages, mapped contiguously at *kaddr for the

@@ -135,6 +135,8 @@ bool Ring::admit() const
 
 Result<u32> Ring::enter(u64 amount, u64 wait)
 {
+	drain_deferred();
+
 	u32 ready = shared_load_acquire(&ctrl_->stail) - sq_head_;
 	if (ready > sentries_)
 		ready = sentries_;	/* a corrupt stail cannot make us reread slots */
@@ -162,14 +164,14 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 		} else {
 			if (head) {
 				shared_store_release(&ctrl_->shead, sq_head_);
-				run(head);
+				run(head, Ctx::Task);
 			}
 			head = irp;
 		}
 		tail = irp;
 	}
 	shared_store_release(&ctrl_->shead, sq_head_);
-	run(head);	/* a chain also ends with the batch */
+	run(head, Ctx::Task);	/* a chain also ends with the batch */
 
 	if (wait == 0)
 		return (consumed == 0 && blocked) ? Result<u32>::error(err::EBUSY) : consumed;
@@ -183,20 +185,25 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	if (wait > reachable)	/* nothing could ever satisfy it */
 		return consumed ? Result<u32>(consumed) : Result<u32>::error(err::EBUSY);
 	WaitArgs w{this, wait};
-	if (kapi_wait_interruptible(waitq_, wait_cond, &w))
-		return consumed ? Result<u32>(consumed) : Result<u32>::error(err::EINTR);
-	return consumed;
+	for (;;) {
+		if (kapi_wait_interruptible(waitq_, wait_cond, &w))
+			return consumed ? Result<u32>(consumed) : Result<u32>::error(err::EINTR);
+		if (!drain_deferred())
+			return consumed;
+	}
 }
 
+/* Also wakes for deferred successors: the waiter dispatches them. */
 int Ring::wait_cond(void *arg)
 {
 	const auto *w = static_cast<const WaitArgs *>(arg);
-	return w->ring->unreaped() >= w->wait;
+	return w->ring->unreaped() >= w->wait || w->ring->deferred_.load_acquire();
 }
 
 int Ring::idle_cond(void *arg)
 {
-	return static_cast<const Ring *>(arg)->idle();
+	const auto *r = static_cast<const Ring *>(arg);
+	return r->idle() || r->deferred_.load_acquire();
 }
 
 void Ring::cancel_all_and_wait()
@@ -210,13 +217,71 @@ void Ring::cancel_all_and_wait()
 	 */
 	for (u32 i = 0; i < pool_.size(); i++)
 		pool_.at(i).cancel(err::ECANCELED, false);
-	kapi_wait_uninterruptible(waitq_, idle_cond, this);
+	/* Deferred successors are dispatched here, where they fail ECANCELED. */
+	do {
+		kapi_wait_uninterruptible(waitq_, idle_cond, this);
+	} while (drain_deferred() || !idle());
 }
 
-void Ring::run(Irp *irp)
+void Ring::run(Irp *irp, Ctx ctx)
 {
 	while (irp)
-		irp = dispatch(*irp);
+		irp = dispatch(*irp, ctx);
+}
+
+/*
+ * READ, WRITE and POLL resolve their fd in the submitter's file table and
+ * pin its pages, so they are dispatched only in a thread of the submitting
+ * process. A successor whose predecessor completed elsewhere (a timer, a
+ * worker) waits on this list for the next enter on the ring; a thread
+ * already waiting in enter is woken to dispatch it at once (io_uring's
+ * DEFER_TASKRUN model).
+ */
+void Ring::defer(Irp &irp)
+{
+	Irp *head = deferred_.load_relaxed();
+	do {
+		irp.free_next = head;
+	} while (!deferred_.cas(head, &irp));
+	kapi_wake(waitq_);
+}
+
+bool Ring::drain_deferred()
+{
+	Irp *list = deferred_.exchange(nullptr);
+	if (!list)
+		return false;
+	Irp *fifo = nullptr;	/* pushed LIFO; dispatch in completion order */
+	while (list) {
+		Irp *next = list->free_next;
+		list->free_next = fifo;
+		fifo = list;
+		list = next;
+	}
+	while (fifo) {
+		Irp *irp = fifo;
+		fifo = irp->free_next;
+		run(irp, Ctx::Task);
+	}
+	return true;
+}
+
+void Ring::complete_async(Irp &irp)
+{
+	u8 issuing = 1;
+	if (irp.issuing.cas(issuing, 2))
+		return;	/* its dispatcher is still issuing: it will finish */
+	if (irp.finish_in_task && kapi_in_atomic()) {
+		irp.finish_queued.store_release(1);
+		kapi_queue_work(irp.io);
+		return;
+	}
+	run(finish(irp), Ctx::Async);
+}
+
+void Ring::finish_deferred(Irp &irp)
+{
+	run(finish(irp), Ctx::Async);
 }
 
 void Ring::load_registers(Irp &irp) const
@@ -230,27 +295,35 @@ void Ring::load_registers(Irp &irp) const
 }
 
 /* Returns the linked successor to dispatch now, if irp completed in place. */
-Irp *Ring::dispatch(Irp &irp)
+Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 {
-	load_registers(irp);
 	const OpDef *op = op_lookup(irp.sqe.op);
+	if (op && op->needs_task && ctx != Ctx::Task && !dying_.load_relaxed()) {
+		defer(irp);
+		return nullptr;
+	}
+	load_registers(irp);
 	s32 e = 0;
 	if (irp.sqe.flags & PWRING_FLAGS_RESERVED)
 		e = err::EINVAL;
 	else if (!op)
 		e = err::EINVAL;
-	else if (!op->issue)
-		e = err::EOPNOTSUPP;
 	else if (dying_.load_relaxed())
 		e = err::ECANCELED;
 	if (e) {
 		irp.err = e;
 		return finish(irp);
 	}
-	/* Armed before the issue: once queued, the packet is no longer ours. */
+	/*
+	 * The deadline is armed before the issue, so it counts from dispatch.
+	 * While `issuing` is 1, a party that wins the packet leaves finishing it
+	 * to us, so the op may keep using it until it returns.
+	 */
+	irp.issuing.store_relaxed(1);
 	timeout_arm(irp);
-	if (op->issue(irp) == Issue::Queued)
+	if (op->issue(irp) == Issue::Queued && irp.issuing.exchange(0) != 2)
 		return nullptr;
+	irp.issuing.store_relaxed(0);
 	return finish(irp);
 }
 

@@ -23,8 +23,10 @@ public:
 	void cancel_all_and_wait();
 	bool idle() const { return inflight_.load_acquire() == 0; }
 
-	/* Completion side, any context. */
-	void complete_async(Irp &irp) { run(finish(irp)); }
+	/* Completion side, any context: the packet's owner completes it. */
+	void complete_async(Irp &irp);
+	/* From the packet's work item, when completion had to leave interrupt context. */
+	void finish_deferred(Irp &irp);
 
 	IrpPool &pool() { return pool_; }
 
@@ -37,8 +39,12 @@ private:
 	static int wait_cond(void *arg);
 	static int idle_cond(void *arg);
 
-	void run(Irp *irp);
-	Irp *dispatch(Irp &irp);
+	/* Where a dispatch runs: a thread of the submitting process, or not. */
+	enum class Ctx : u8 { Task, Async };
+	void run(Irp *irp, Ctx ctx);
+	Irp *dispatch(Irp &irp, Ctx ctx);
+	void defer(Irp &irp);
+	bool drain_deferred();
 	void load_registers(Irp &irp) const;
 	Irp *finish(Irp &irp);
 	void post_locked(const Irp &irp, s32 err, u64 result);
@@ -55,6 +61,8 @@ private:
 	Atomic<u32> cq_tail_;		/* under cq_lock_ */
 	Atomic<u32> inflight_;		/* packets out of the pool */
 	Atomic<bool> dying_;
+	/* Linked successors that need the submitter's context (see defer()). */
+	Atomic<Irp *> deferred_;
 
 	kapi_lock *cq_lock_ = nullptr;
 	kapi_waitq *waitq_ = nullptr;

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "timeout.h"
-#include "ring.h"
 
 namespace pw {
 
@@ -15,7 +14,7 @@ void timeout_arm(Irp &irp)
 		return;
 	}
 	irp.timer_armed = true;
-	kapi_timer_start(irp.ring->pool().timers(), irp.index, ns);
+	kapi_timer_start(irp.io, ns);
 }
 
 void timeout_disarm(Irp &irp)
@@ -25,7 +24,7 @@ void timeout_disarm(Irp &irp)
 	 * is about to be reused and a late callback must not see it.
 	 */
 	if (irp.timer_armed && !irp.timer_won)
-		kapi_timer_cancel(irp.ring->pool().timers(), irp.index);
+		kapi_timer_cancel(irp.io);
 }
 
 void timeout_fire(void *arg)

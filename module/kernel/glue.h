@@ -25,4 +25,7 @@ struct kapi_file {
 
 int pwring_mmap_ring(struct kapi_file *kf, struct vm_area_struct *vma);
 
+/* Poll retries, blocking I/O and completions that must leave IRQ context. */
+extern struct workqueue_struct *pwring_wq;
+
 #endif /* PWRING_GLUE_H */

@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The kernel side of core/kapi.h: allocation, locks, wait queues, hrtimers. */
-#include <linux/hrtimer.h>
-#include <linux/ktime.h>
+/* The kernel side of core/kapi.h: allocation, locks, wait queues, user copies. */
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
@@ -83,68 +81,6 @@ void kapi_wake(struct kapi_waitq *w)
 {
 	if (wq_has_sleeper(&w->head))
 		wake_up_all(&w->head);
-}
-
-struct kapi_timer {
-	struct hrtimer timer;
-	kapi_timer_fn fn;
-	void *arg;
-};
-
-/* struct kapi_timers is never defined: it is an array of struct kapi_timer. */
-static struct kapi_timer *kapi_timer_at(struct kapi_timers *ts, unsigned int i)
-{
-	return (struct kapi_timer *)ts + i;
-}
-
-static enum hrtimer_restart kapi_timer_expired(struct hrtimer *timer)
-{
-	struct kapi_timer *t = container_of(timer, struct kapi_timer, timer);
-
-	t->fn(t->arg);
-	return HRTIMER_NORESTART;
-}
-
-struct kapi_timers *kapi_timers_create(unsigned int count, kapi_timer_fn fn,
-				       void *arg0, unsigned long arg_stride)
-{
-	struct kapi_timers *ts = kvcalloc(count, sizeof(struct kapi_timer),
-					  GFP_KERNEL_ACCOUNT);
-	unsigned int i;
-
-	if (!ts)
-		return NULL;
-	for (i = 0; i < count; i++) {
-		struct kapi_timer *t = kapi_timer_at(ts, i);
-
-		hrtimer_init(&t->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-		t->timer.function = kapi_timer_expired;
-		t->fn = fn;
-		t->arg = (char *)arg0 + i * arg_stride;
-	}
-	return ts;
-}
-
-void kapi_timers_destroy(struct kapi_timers *ts, unsigned int count)
-{
-	unsigned int i;
-
-	for (i = 0; i < count; i++)
-		hrtimer_cancel(&kapi_timer_at(ts, i)->timer);
-	kvfree(ts);
-}
-
-void kapi_timer_start(struct kapi_timers *ts, unsigned int i, unsigned long long ns)
-{
-	/* hrtimer adds "now" with saturation; keep the interval itself in range. */
-	ktime_t rel = ns > (unsigned long long)KTIME_MAX ? KTIME_MAX : ns_to_ktime(ns);
-
-	hrtimer_start(&kapi_timer_at(ts, i)->timer, rel, HRTIMER_MODE_REL);
-}
-
-void kapi_timer_cancel(struct kapi_timers *ts, unsigned int i)
-{
-	hrtimer_cancel(&kapi_timer_at(ts, i)->timer);
 }
 
 int kapi_copy_to_user(unsigned long uaddr, const void *src, unsigned long n)

@@ -8,6 +8,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "glue.h"
 #include "../core/pwring_core.h"
@@ -112,12 +113,21 @@ static struct miscdevice pwring_misc = {
 
 static int __init pwring_init(void)
 {
-	return misc_register(&pwring_misc);
+	int ret;
+
+	pwring_wq = alloc_workqueue("pwring", WQ_UNBOUND, 0);
+	if (!pwring_wq)
+		return -ENOMEM;
+	ret = misc_register(&pwring_misc);
+	if (ret)
+		destroy_workqueue(pwring_wq);
+	return ret;
 }
 
 static void __exit pwring_exit(void)
 {
 	misc_deregister(&pwring_misc);
+	destroy_workqueue(pwring_wq);
 }
 
 module_init(pwring_init);

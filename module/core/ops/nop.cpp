@@ -10,9 +10,11 @@ namespace pw {
 
 static void nop_cancel(Irp &) {}
 
+static constexpr AsyncOps kNopAsync = {nop_cancel, nullptr};
+
 Issue nop_issue(Irp &irp)
 {
-	if (!irp.arm_cancel(nop_cancel)) {
+	if (!irp.arm(&kNopAsync)) {
 		irp.err = irp.cancelled_error();
 		return Issue::Done;
 	}

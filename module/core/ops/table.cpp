@@ -5,10 +5,10 @@ namespace pw {
 
 /* In opcode order; C++ has no array designators, so the asserts keep it honest. */
 static constexpr OpDef kOps[] = {
-	{nop_issue, "nop"},
-	{nullptr, "read"},
-	{nullptr, "write"},
-	{nullptr, "poll"},
+	{nop_issue, false, "nop"},
+	{read_issue, true, "read"},
+	{write_issue, true, "write"},
+	{poll_issue, true, "poll"},
 };
 static_assert(PWRING_OP_NOP == 0 && PWRING_OP_READ == 1 && PWRING_OP_WRITE == 2 &&
 	      PWRING_OP_POLL == 3, "opcode order");

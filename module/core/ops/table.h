@@ -20,7 +20,8 @@ enum class Issue : u8 {
 using IssueFn = Issue (*)(Irp &irp);
 
 struct OpDef {
-	IssueFn issue;		/* nullptr: defined by the ABI, not provided */
+	IssueFn issue;
+	bool needs_task;	/* issue in a thread of the submitting process */
 	const char *name;
 };
 
@@ -29,6 +30,9 @@ const OpDef *op_lookup(u32 op);
 
 /* One issue function per op family, each in its own file. */
 Issue nop_issue(Irp &irp);
+Issue read_issue(Irp &irp);
+Issue write_issue(Irp &irp);
+Issue poll_issue(Irp &irp);
 
 } // namespace pw
 

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * READ and WRITE: fd (arg0), buffer (arg1), count (arg2), offset (arg3; -1
+ * uses and advances the file position). Result: bytes transferred.
+ *
+ * Issue (in a thread of the submitter): take a file reference, pin the
+ * buffer's pages (the memory descriptor list), and try once without
+ * blocking. If the file would block: a pollable file gets poll wait entries
+ * and the work item retries on wakeup; anything else is performed, blocking,
+ * by the work item. Either way the attempts go through the pinned pages, so
+ * no user address is touched outside the submitter's context.
+ */
+#include "table.h"
+#include "../ring.h"
+
+namespace pw {
+
+namespace {
+
+constexpr u64 kMaxRwCount = 0x7ffff000;	/* MAX_RW_COUNT: read(2) clamps to it */
+
+void rw_cancel(Irp &) {}	/* the frame undoes everything */
+void rw_work(Irp &irp);
+constexpr AsyncOps kRwAsync = {rw_cancel, rw_work};
+
+void rw_release(Irp &irp, void *)
+{
+	if (irp.ios.pollable)
+		kapi_poll_disarm(irp.io);
+	kapi_mdl_release(irp.io);
+	kapi_fput(irp.ios.file);
+}
+
+Issue done(Irp &irp, s64 r)
+{
+	irp.err = r < 0 ? s32(-r) : 0;
+	irp.result = r < 0 ? 0 : u64(r);
+	return Issue::Done;
+}
+
+/*
+ * A retry from the work item. Files that cannot try without blocking
+ * (no FMODE_NOWAIT, e.g. some ttys) are read or written once poll says
+ * they are ready, or by a blocking call when they have no poll method.
+ */
+s64 retry(Irp &irp)
+{
+	const IoState &s = irp.ios;
+	if (!s.pollable)
+		return kapi_rw(irp.io, s.file, s.write, s.offset, false);
+	if (kapi_file_caps(s.file) & KAPI_F_NOWAIT)
+		return kapi_rw(irp.io, s.file, s.write, s.offset, true);
+	if (!(kapi_poll_mask(s.file) & s.events))
+		return -err::EAGAIN;
+	return kapi_rw(irp.io, s.file, s.write, s.offset, false);
+}
+
+Issue rw_issue(Irp &irp, bool write)
+{
+	const s64 offset = s64(irp.sqe.arg3);
+	if (offset < -1)
+		return done(irp, -err::EINVAL);
+	if (irp.sqe.arg0 > 0x7fffffff)
+		return done(irp, -err::EBADF);
+	struct file *f = kapi_fget(u32(irp.sqe.arg0));
+	if (!f)
+		return done(irp, -err::EBADF);
+
+	IoState &s = irp.ios;
+	const u32 caps = kapi_file_caps(f);
+	s = IoState{f, offset, 0, write, false};
+	irp.push_frame(rw_release, nullptr);
+	irp.finish_in_task = true;	/* unpinning dirty pages may sleep */
+
+	if (!(caps & (write ? KAPI_F_WRITE : KAPI_F_READ)))
+		return done(irp, -err::EBADF);
+	if (offset >= 0 && !(caps & (write ? KAPI_F_PWRITE : KAPI_F_PREAD)))
+		return done(irp, -err::ESPIPE);
+	const u64 count = irp.sqe.arg2 < kMaxRwCount ? irp.sqe.arg2 : kMaxRwCount;
+	if (const int e = kapi_mdl_pin(irp.io, irp.sqe.arg1, count, !write))
+		return done(irp, e);
+
+	const s64 r = kapi_rw(irp.io, f, write, offset, true);
+	if (r != -err::EAGAIN)
+		return done(irp, r);
+
+	/* It would block: wait for readiness, or let a worker block for us. */
+	s.pollable = caps & KAPI_F_POLL;
+	s.events = (write ? kEpollOut : kEpollIn) | kEpollErr | kEpollHup;
+	if (!irp.arm(&kRwAsync))
+		return done(irp, -s64(irp.cancelled_error()));
+	if (!s.pollable || (kapi_poll_arm(irp.io, f, s.events) & s.events))
+		kapi_queue_work(irp.io);
+	return Issue::Queued;
+}
+
+void rw_work(Irp &irp)
+{
+	if (!irp.claim(&kRwAsync))
+		return;	/* cancelled, or not ours any more */
+	s64 r = retry(irp);
+	if (r == -err::EAGAIN) {
+		const s32 e = irp.unclaim(&kRwAsync);
+		if (!e)
+			return;	/* armed again: the next wakeup retries */
+		r = -e;
+	}
+	done(irp, r);
+	irp.ring->complete_async(irp);
+}
+
+} // namespace
+
+Issue read_issue(Irp &irp)
+{
+	return rw_issue(irp, false);
+}
+
+Issue write_issue(Irp &irp)
+{
+	return rw_issue(irp, true);
+}
+
+} // namespace pw

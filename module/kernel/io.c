@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel companion of each packet (core/kapi.h, struct kapi_io): its
+ * hrtimer, its work item, the pinned pages of its buffer and its poll wait
+ * entries, plus the file and I/O calls the ops make through them.
+ */
+#include <linux/bvec.h>
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/poll.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/workqueue.h>
+
+#include "glue.h"
+
+#define KAPI_MDL_INLINE	4	/* pages a small buffer pins without allocating */
+#define KAPI_POLL_HEADS	2	/* wait queues one poll may register (pipes use two) */
+
+struct kapi_poll_entry {
+	struct wait_queue_entry wait;
+	wait_queue_head_t *head;	/* NULL once removed, or after POLLFREE */
+	struct kapi_io *io;
+};
+
+struct kapi_io {
+	struct hrtimer timer;
+	struct work_struct work;
+	void *arg;			/* the core's packet */
+	const struct cred *creds;	/* of the ring's creator, for the worker */
+
+	/* memory descriptor list */
+	unsigned long len;
+	unsigned int nr_pages;
+	bool dirty;
+	struct page **pages;
+	struct bio_vec *bvec;
+	struct page *inline_pages[KAPI_MDL_INLINE];
+	struct bio_vec inline_bvec[KAPI_MDL_INLINE];
+
+	/* poll */
+	struct poll_table_struct pt;
+	__poll_t poll_events;
+	unsigned int poll_nr;
+	struct kapi_poll_entry poll[KAPI_POLL_HEADS];
+};
+
+struct kapi_ios {
+	const struct cred *creds;
+	struct kapi_io io[];
+};
+
+struct workqueue_struct *pwring_wq;
+
+static enum hrtimer_restart kapi_io_timer(struct hrtimer *timer)
+{
+	pw_timer_fired(container_of(timer, struct kapi_io, timer)->arg);
+	return HRTIMER_NORESTART;
+}
+
+static void kapi_io_work(struct work_struct *work)
+{
+	struct kapi_io *io = container_of(work, struct kapi_io, work);
+	const struct cred *old = override_creds(io->creds);
+
+	pw_io_work(io->arg);
+	revert_creds(old);
+}
+
+struct kapi_ios *kapi_ios_create(unsigned int count, void *arg0, unsigned long stride)
+{
+	struct kapi_ios *ios = kvzalloc(struct_size(ios, io, count), GFP_KERNEL_ACCOUNT);
+	unsigned int i;
+
+	if (!ios)
+		return NULL;
+	ios->creds = get_current_cred();
+	for (i = 0; i < count; i++) {
+		struct kapi_io *io = &ios->io[i];
+
+		hrtimer_init(&io->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+		io->timer.function = kapi_io_timer;
+		INIT_WORK(&io->work, kapi_io_work);
+		io->arg = (char *)arg0 + i * stride;
+		io->creds = ios->creds;
+	}
+	return ios;
+}
+
+void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		hrtimer_cancel(&ios->io[i].timer);
+		cancel_work_sync(&ios->io[i].work);
+	}
+	put_cred(ios->creds);
+	kvfree(ios);
+}
+
+struct kapi_io *kapi_io_at(struct kapi_ios *ios, unsigned int i)
+{
+	return &ios->io[i];
+}
+
+void kapi_timer_start(struct kapi_io *io, unsigned long long ns)
+{
+	/* hrtimer adds "now" with saturation; keep the interval itself in range. */
+	ktime_t rel = ns > (unsigned long long)KTIME_MAX ? KTIME_MAX : ns_to_ktime(ns);
+
+	hrtimer_start(&io->timer, rel, HRTIMER_MODE_REL);
+}
+
+void kapi_timer_cancel(struct kapi_io *io)
+{
+	hrtimer_cancel(&io->timer);
+}
+
+void kapi_queue_work(struct kapi_io *io)
+{
+	queue_work(pwring_wq, &io->work);
+}
+
+int kapi_in_atomic(void)
+{
+	return in_interrupt() || irqs_disabled();
+}
+
+struct file *kapi_fget(unsigned int fd)
+{
+	return fget(fd);
+}
+
+void kapi_fput(struct file *f)
+{
+	fput(f);
+}
+
+unsigned int kapi_file_caps(struct file *f)
+{
+	fmode_t m = f->f_mode;
+
+	return ((m & FMODE_READ) ? KAPI_F_READ : 0) |
+	       ((m & FMODE_WRITE) ? KAPI_F_WRITE : 0) |
+	       ((m & FMODE_PREAD) ? KAPI_F_PREAD : 0) |
+	       ((m & FMODE_PWRITE) ? KAPI_F_PWRITE : 0) |
+	       ((m & FMODE_NOWAIT) ? KAPI_F_NOWAIT : 0) |
+	       (f->f_op->poll ? KAPI_F_POLL : 0);
+}
+
+int kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, int for_write)
+{
+	unsigned long off = offset_in_page(uaddr), rem = len;
+	unsigned int nr, i;
+	long pinned;
+
+	io->len = len;
+	io->nr_pages = 0;
+	if (!len)
+		return 0;
+	if (uaddr + len < uaddr)
+		return -EFAULT;
+	nr = DIV_ROUND_UP(off + len, PAGE_SIZE);
+	io->pages = io->inline_pages;
+	io->bvec = io->inline_bvec;
+	if (nr > KAPI_MDL_INLINE) {
+		io->pages = kvmalloc_array(nr, sizeof(*io->pages), GFP_KERNEL_ACCOUNT);
+		io->bvec = kvmalloc_array(nr, sizeof(*io->bvec), GFP_KERNEL_ACCOUNT);
+		if (!io->pages || !io->bvec)
+			goto nomem;
+	}
+	pinned = pin_user_pages_fast(uaddr - off, nr, for_write ? FOLL_WRITE : 0, io->pages);
+	if (pinned != nr) {
+		if (pinned > 0)
+			unpin_user_pages(io->pages, pinned);
+		kapi_mdl_release(io);
+		return pinned < 0 ? pinned : -EFAULT;
+	}
+	for (i = 0; i < nr; i++) {
+		struct bio_vec *bv = &io->bvec[i];
+
+		bv->bv_page = io->pages[i];
+		bv->bv_offset = i ? 0 : off;
+		bv->bv_len = min(rem, PAGE_SIZE - bv->bv_offset);
+		rem -= bv->bv_len;
+	}
+	io->nr_pages = nr;
+	io->dirty = for_write;
+	return 0;
+nomem:
+	kapi_mdl_release(io);
+	return -ENOMEM;
+}
+
+void kapi_mdl_release(struct kapi_io *io)
+{
+	if (io->nr_pages) {
+		/* Sleeps (page lock) when dirtying: the core calls us in task context. */
+		if (io->dirty)
+			unpin_user_pages_dirty_lock(io->pages, io->nr_pages, true);
+		else
+			unpin_user_pages(io->pages, io->nr_pages);
+		io->nr_pages = 0;
+	}
+	if (io->pages && io->pages != io->inline_pages)
+		kvfree(io->pages);
+	if (io->bvec && io->bvec != io->inline_bvec)
+		kvfree(io->bvec);
+	io->pages = NULL;
+	io->bvec = NULL;
+}
+
+long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset, int nowait)
+{
+	bool use_pos = offset < 0, locked = false;
+	struct iov_iter iter;
+	loff_t pos = offset;
+	rwf_t flags = 0;
+	ssize_t ret;
+
+	if (S_ISDIR(file_inode(f)->i_mode))
+		return -EISDIR;
+	if (write ? !f->f_op->write_iter : !f->f_op->read_iter)
+		return -EINVAL;
+	if (nowait) {
+		if (!(f->f_mode & FMODE_NOWAIT))
+			return -EAGAIN;
+		flags = RWF_NOWAIT;
+	}
+	/* The file position, serialised like read(2) does (fdget_pos). */
+	if (use_pos && (f->f_mode & FMODE_ATOMIC_POS)) {
+		if (!nowait)
+			mutex_lock(&f->f_pos_lock);
+		else if (!mutex_trylock(&f->f_pos_lock))
+			return -EAGAIN;
+		locked = true;
+	}
+	if (use_pos)
+		pos = f->f_pos;
+	iov_iter_bvec(&iter, write ? ITER_SOURCE : ITER_DEST, io->bvec, io->nr_pages, io->len);
+	if (write)
+		ret = vfs_iter_write(f, &iter, (f->f_mode & FMODE_STREAM) ? NULL : &pos, flags);
+	else
+		ret = vfs_iter_read(f, &iter, (f->f_mode & FMODE_STREAM) ? NULL : &pos, flags);
+	if (use_pos && ret >= 0 && !(f->f_mode & FMODE_STREAM))
+		f->f_pos = pos;
+	if (locked)
+		mutex_unlock(&f->f_pos_lock);
+	/* A non-blocking attempt a file does not support is a would-block. */
+	return (nowait && ret == -EOPNOTSUPP) ? -EAGAIN : ret;
+}
+
+static int kapi_poll_wake(struct wait_queue_entry *wait, unsigned int mode, int sync, void *key)
+{
+	struct kapi_poll_entry *pe = container_of(wait, struct kapi_poll_entry, wait);
+	__poll_t mask = key_to_poll(key);
+
+	if (mask && !(mask & (pe->io->poll_events | POLLFREE)))
+		return 0;
+	if (unlikely(mask & POLLFREE)) {
+		/* The queue is going away (signalfd...): leave it now, under its lock. */
+		list_del_init(&wait->entry);
+		smp_store_release(&pe->head, NULL);
+	}
+	queue_work(pwring_wq, &pe->io->work);
+	return 1;
+}
+
+static void kapi_poll_queue(struct file *f, wait_queue_head_t *head, poll_table *pt)
+{
+	struct kapi_io *io = container_of(pt, struct kapi_io, pt);
+	struct kapi_poll_entry *pe;
+
+	/* A file with more queues than we keep is woken through the ones we have. */
+	if (io->poll_nr >= KAPI_POLL_HEADS)
+		return;
+	pe = &io->poll[io->poll_nr++];
+	init_waitqueue_func_entry(&pe->wait, kapi_poll_wake);
+	pe->io = io;
+	pe->head = head;
+	add_wait_queue(head, &pe->wait);
+}
+
+unsigned int kapi_poll_arm(struct kapi_io *io, struct file *f, unsigned int events)
+{
+	io->poll_events = (__force __poll_t)events;
+	io->poll_nr = 0;
+	init_poll_funcptr(&io->pt, kapi_poll_queue);
+	io->pt._key = io->poll_events;
+	return (__force unsigned int)vfs_poll(f, &io->pt);
+}
+
+unsigned int kapi_poll_mask(struct file *f)
+{
+	return (__force unsigned int)vfs_poll(f, NULL);
+}
+
+void kapi_poll_disarm(struct kapi_io *io)
+{
+	unsigned int i;
+
+	/* POLLFREE queues are freed after an RCU grace period. */
+	rcu_read_lock();
+	for (i = 0; i < io->poll_nr; i++) {
+		struct kapi_poll_entry *pe = &io->poll[i];
+		wait_queue_head_t *head = smp_load_acquire(&pe->head);
+
+		if (head) {
+			remove_wait_queue(head, &pe->wait);
+			pe->head = NULL;
+		}
+	}
+	rcu_read_unlock();
+	io->poll_nr = 0;
+}
