@@ -18,7 +18,7 @@ KDIRS    ?= $(sort $(wildcard /usr/src/linux-headers-*-cloud-amd64))
 KVERS     = $(patsubst /usr/src/linux-headers-%,%,$(KDIRS))
 
 .PHONY: all deps module lib selftests examples host-tests check demo vm-run \
-	install clean debug-kernel
+	install clean debug-kernel bench
 all: module lib selftests examples
 
 # Missing Debian packages install themselves the first time they are needed.
@@ -29,6 +29,7 @@ include $(TOP)/module/build.mk
 include $(TOP)/userlib/build.mk
 include $(TOP)/selftests/build.mk
 include $(TOP)/tests/host/build.mk
+include $(TOP)/bench/build.mk
 
 debug-kernel: deps
 	@$(TOP)/scripts/debug-kernel

@@ -124,13 +124,13 @@ void Ring::destroy(bool unmap_user)
 
 u32 Ring::unreaped() const
 {
-	return cq_tail_.load_acquire() - shared_load(&ctrl_->chead);
+	return cq_tail_.load_acquire() - shared_load_acquire(&ctrl_->chead);
 }
 
-/* A CQE slot is guaranteed for every packet out of the pool. */
+/* A CQE slot is guaranteed for every packet in flight. */
 bool Ring::admit() const
 {
-	return u64(inflight_.load_relaxed()) + unreaped() < centries_;
+	return admitted_ - shared_load_acquire(&ctrl_->chead) < centries_;
 }
 
 Result<u32> Ring::enter(u64 amount, u64 wait)
@@ -155,7 +155,7 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 			blocked = true;
 			break;
 		}
-		inflight_.fetch_add(1);
+		admitted_++;
 		__builtin_memcpy(&irp->sqe, &sq_[sq_head_ & smask_], sizeof(irp->sqe));
 		sq_head_++;
 		consumed++;
@@ -176,12 +176,8 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	if (wait == 0)
 		return (consumed == 0 && blocked) ? Result<u32>::error(err::EBUSY) : consumed;
 
-	u64 reachable;
-	{
-		/* Posting and the in-flight count change together under the lock. */
-		IrqLockGuard g(cq_lock_);
-		reachable = u64(inflight_.load_relaxed()) + unreaped();
-	}
+	/* CQEs the user has not reaped yet or will get: in flight + unreaped. */
+	const u32 reachable = admitted_ - shared_load_acquire(&ctrl_->chead);
 	if (wait > reachable)	/* nothing could ever satisfy it */
 		return consumed ? Result<u32>(consumed) : Result<u32>::error(err::EBUSY);
 	WaitArgs w{this, wait};
@@ -327,13 +323,13 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 	return finish(irp);
 }
 
-void Ring::post_locked(const Irp &irp, s32 e, u64 result)
+void Ring::post_locked(u32 op, u64 data, s32 e, u64 result)
 {
 	const u32 tail = cq_tail_.load_relaxed();
 	pwring_cqe *cqe = &cq_[tail & cmask_];
-	cqe->op = irp.sqe.op;
+	cqe->op = op;
 	cqe->error = e;
-	cqe->data = irp.sqe.data;
+	cqe->data = data;
 	cqe->result = result;
 	cqe->_padding = 0;
 	cq_tail_.store_release(tail + 1);
@@ -343,31 +339,35 @@ void Ring::post_locked(const Irp &irp, s32 e, u64 result)
 /*
  * The packet's last step: op frames, register save, CQE, link handling,
  * back to the pool. A broken SQE_LINK chain completes every skipped packet
- * with ECANCELED (they never ran, so they save no register).
+ * with ECANCELED (they never ran, so they save no register). Packets go back
+ * to the pool before their CQE is visible, so a reaped slot can always be
+ * admitted again at once.
  */
 Irp *Ring::finish(Irp &irp)
 {
 	timeout_disarm(irp);
 	irp.run_frames();
 
+	const pwring_sqe &sqe = irp.sqe;
+	const u32 op = sqe.op, save = reg_spec(sqe.flags, PWRING_SAVE);
+	const u64 data = sqe.data, result = irp.result;
+	const s32 e = irp.err;
 	Irp *next = irp.chain_next;
-	const bool broken = irp.err != 0 && !(irp.sqe.flags & PWRING_HARDLINK);
-	u32 done = 1;
+	const bool broken = e != 0 && !(sqe.flags & PWRING_HARDLINK);
 
 	IrqLockGuard g(cq_lock_);
-	const u32 save = reg_spec(irp.sqe.flags, PWRING_SAVE);
-	if (save != PWRING_REG_NONE)
-		shared_store_release(&ctrl_->regs[save], irp.result);
-	post_locked(irp, irp.err, irp.result);
 	pool_.free(&irp);
+	if (save != PWRING_REG_NONE)
+		shared_store_release(&ctrl_->regs[save], result);
+	post_locked(op, data, e, result);
 	while (broken && next) {
 		Irp *skipped = next;
+		const u32 sop = skipped->sqe.op;
+		const u64 sdata = skipped->sqe.data;
 		next = skipped->chain_next;
-		post_locked(*skipped, err::ECANCELED, 0);
 		pool_.free(skipped);
-		done++;
+		post_locked(sop, sdata, err::ECANCELED, 0);
 	}
-	inflight_.fetch_sub(done);
 	kapi_wake(waitq_);
 	return next;
 }

@@ -21,7 +21,8 @@ public:
 	Result<u32> enter(u64 amount, u64 wait);
 	/* Close: cancel everything in flight and wait until it has completed. */
 	void cancel_all_and_wait();
-	bool idle() const { return inflight_.load_acquire() == 0; }
+	/* Every admitted packet has posted its CQE (enter is not running). */
+	bool idle() const { return cq_tail_.load_acquire() == admitted_; }
 
 	/* Completion side, any context: the packet's owner completes it. */
 	void complete_async(Irp &irp);
@@ -47,7 +48,7 @@ private:
 	bool drain_deferred();
 	void load_registers(Irp &irp) const;
 	Irp *finish(Irp &irp);
-	void post_locked(const Irp &irp, s32 err, u64 result);
+	void post_locked(u32 op, u64 data, s32 err, u64 result);
 
 	/* Shared pages (kernel mapping) and their geometry. */
 	pwring_ctrl *ctrl_ = nullptr;
@@ -59,7 +60,12 @@ private:
 	/* Our own copies of the indices we own; the shared ones are only written. */
 	u32 sq_head_ = 0;		/* enter only */
 	Atomic<u32> cq_tail_;		/* under cq_lock_ */
-	Atomic<u32> inflight_;		/* packets out of the pool */
+	/*
+	 * Packets ever admitted (enter only). Each one posts exactly one CQE,
+	 * so admitted_ - chead counts in-flight and unreaped together, with no
+	 * window in which a completing packet is counted twice.
+	 */
+	u32 admitted_ = 0;
 	Atomic<bool> dying_;
 	/* Linked successors that need the submitter's context (see defer()). */
 	Atomic<Irp *> deferred_;
