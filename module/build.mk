@@ -25,7 +25,7 @@ module-one:
 # The debug kernel (scripts/debug-kernel builds and caches it).
 module-debug: deps
 	@tree=$$($(TOP)/scripts/debug-kernel --path | tail -n1); \
-	kver=$$($(MAKE) -s -C $$tree kernelrelease); \
+	kver=$$($(MAKE) -s --no-print-directory -C $$tree kernelrelease); \
 	$(MAKE) --no-print-directory module-one KDIR=$$tree MOUT=$(BUILD)/module/$$kver
 
 .PHONY: module-one module-debug
