@@ -32,8 +32,10 @@ void kapi_unlock_irqrestore(struct kapi_lock *l, unsigned long flags);
 
 /*
  * Wait queues. The condition is a callback so that the kernel side can use
- * wait_event_*() as is. kapi_wait_interruptible() returns 0 or -EINTR;
- * kapi_wake() is cheap when nobody sleeps.
+ * wait_event_*() as is. kapi_wait_interruptible() returns 0, -EINTR for a
+ * signal, or -ERESTARTSYS (-512) when only task work interrupted the wait
+ * (the call may then be restarted transparently); kapi_wake() is cheap when
+ * nobody sleeps.
  */
 typedef int (*kapi_cond_fn)(void *arg);
 struct kapi_waitq *kapi_waitq_create(void);

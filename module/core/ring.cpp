@@ -182,8 +182,9 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 		return consumed ? Result<u32>(consumed) : Result<u32>::error(err::EBUSY);
 	WaitArgs w{this, wait};
 	for (;;) {
-		if (kapi_wait_interruptible(waitq_, wait_cond, &w))
-			return consumed ? Result<u32>(consumed) : Result<u32>::error(err::EINTR);
+		/* Never restarted once it consumed: a restart would submit again. */
+		if (const int r = kapi_wait_interruptible(waitq_, wait_cond, &w))
+			return consumed ? Result<u32>(consumed) : Result<u32>::error(-r);
 		if (!drain_deferred())
 			return consumed;
 	}

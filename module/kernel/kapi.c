@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The kernel side of core/kapi.h: allocation, locks, wait queues, user copies. */
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
@@ -68,8 +69,14 @@ void kapi_waitq_destroy(struct kapi_waitq *w)
 
 int kapi_wait_interruptible(struct kapi_waitq *w, kapi_cond_fn cond, void *arg)
 {
-	/* -EINTR, not -ERESTARTSYS: a restarted enter would submit again. */
-	return wait_event_interruptible(w->head, cond(arg)) ? -EINTR : 0;
+	if (!wait_event_interruptible(w->head, cond(arg)))
+		return 0;
+	/*
+	 * A real signal ends the wait with EINTR. Only task work to run
+	 * (TIF_NOTIFY_SIGNAL, e.g. io_uring's in the same thread) is not a
+	 * signal: -ERESTARTSYS lets the core have the call restarted.
+	 */
+	return task_sigpending(current) ? -EINTR : -ERESTARTSYS;
 }
 
 void kapi_wait_uninterruptible(struct kapi_waitq *w, kapi_cond_fn cond, void *arg)
