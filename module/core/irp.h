@@ -50,7 +50,9 @@ struct Frame {
 struct IoState {
 	struct file *file;	/* our reference, dropped by the op's frame */
 	s64 offset;		/* -1: the file position */
-	u32 events;		/* POLL: kernel poll bits wanted */
+	u64 len;		/* bytes pinned (READ/WRITE) */
+	u64 done;		/* WRITE to a stream: bytes written so far */
+	u32 events;		/* kernel poll bits waited for */
 	bool write;
 	bool pollable;		/* wait with a poll entry rather than a worker */
 };

@@ -78,23 +78,28 @@ enum {
 	KAPI_F_PREAD = 1 << 2,	/* explicit offsets allowed */
 	KAPI_F_PWRITE = 1 << 3,
 	KAPI_F_POLL = 1 << 4,	/* has a poll method */
-	KAPI_F_NOWAIT = 1 << 5,	/* supports non-blocking attempts (IOCB_NOWAIT) */
+	KAPI_F_NOWAIT_READ = 1 << 5,	/* a read can be tried without blocking */
+	KAPI_F_NOWAIT_WRITE = 1 << 6,	/* a write can be tried without blocking */
+	KAPI_F_NONBLOCK = 1 << 7,	/* O_NONBLOCK: the file itself never waits */
 };
 unsigned int kapi_file_caps(struct file *f);
 
 /*
  * Memory descriptor list: pins [uaddr, uaddr + len) of the caller's address
- * space into io (writable when the kernel will write to it). 0 or -errno.
+ * space into io (writable when the kernel will write to it). Returns len, or
+ * -EFAULT unless the whole range is mapped (with the access needed).
  */
-int kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, int for_write);
+long kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, int for_write);
 void kapi_mdl_release(struct kapi_io *io);
 
 /*
- * Reads or writes the pinned pages; offset -1 uses and advances the file
- * position under the file's position lock, like read(2)/write(2). With
- * nowait, returns -EAGAIN instead of blocking. Bytes, or -errno.
+ * Reads or writes the pinned buffer, from `skip` bytes into it; offset -1
+ * uses and advances the file position under the file's position lock, like
+ * read(2)/write(2). With nowait, returns -EAGAIN instead of blocking (also
+ * when the file cannot be tried without blocking). Bytes, or -errno.
  */
-long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset, int nowait);
+long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
+	     unsigned long skip, int nowait);
 
 /*
  * Poll: kapi_poll_arm() adds io's wait entries to the file's wait queues

@@ -4,16 +4,20 @@
  * hrtimer, its work item, the pinned pages of its buffer and its poll wait
  * entries, plus the file and I/O calls the ops make through them.
  */
+#include <linux/blkdev.h>
 #include <linux/bvec.h>
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/fsnotify.h>
 #include <linux/hrtimer.h>
+#include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/workqueue.h>
@@ -36,7 +40,9 @@ struct kapi_io {
 	const struct cred *creds;	/* of the ring's creator, for the worker */
 
 	/* memory descriptor list */
+	unsigned long uaddr;
 	unsigned long len;
+	struct mm_struct *mm;		/* files without read_iter/write_iter only */
 	unsigned int nr_pages;
 	bool dirty;
 	struct page **pages;
@@ -143,24 +149,48 @@ void kapi_fput(struct file *f)
 	fput(f);
 }
 
+/*
+ * Can a read or write be tried without blocking? io_uring's rule: files that
+ * say so (FMODE_NOWAIT), sockets (they honour IOCB_NOWAIT even where they do
+ * not say so, as on 6.1), and buffered reads of regular files whose device
+ * does not block on submission (tmpfs has none). Only through the iter ops.
+ */
+static bool kapi_nowait_ok(struct file *f, int write)
+{
+	struct inode *inode = file_inode(f);
+	struct block_device *bdev = inode->i_sb->s_bdev;
+
+	if (write ? !f->f_op->write_iter : !f->f_op->read_iter)
+		return false;
+	if (f->f_mode & FMODE_NOWAIT)
+		return true;
+	if (S_ISSOCK(inode->i_mode))
+		return true;
+	return S_ISREG(inode->i_mode) && !write && (!bdev || bdev_nowait(bdev));
+}
+
 unsigned int kapi_file_caps(struct file *f)
 {
 	fmode_t m = f->f_mode;
+	umode_t mode = file_inode(f)->i_mode;
 
 	return ((m & FMODE_READ) ? KAPI_F_READ : 0) |
 	       ((m & FMODE_WRITE) ? KAPI_F_WRITE : 0) |
 	       ((m & FMODE_PREAD) ? KAPI_F_PREAD : 0) |
 	       ((m & FMODE_PWRITE) ? KAPI_F_PWRITE : 0) |
-	       ((m & FMODE_NOWAIT) ? KAPI_F_NOWAIT : 0) |
+	       (kapi_nowait_ok(f, 0) ? KAPI_F_NOWAIT_READ : 0) |
+	       (kapi_nowait_ok(f, 1) ? KAPI_F_NOWAIT_WRITE : 0) |
+	       ((f->f_flags & O_NONBLOCK) && !S_ISREG(mode) ? KAPI_F_NONBLOCK : 0) |
 	       (f->f_op->poll ? KAPI_F_POLL : 0);
 }
 
-int kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, int for_write)
+long kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, int for_write)
 {
-	unsigned long off = offset_in_page(uaddr), rem = len;
+	unsigned long off = offset_in_page(uaddr), rem;
 	unsigned int nr, i;
 	long pinned;
 
+	io->uaddr = uaddr;
 	io->len = len;
 	io->nr_pages = 0;
 	if (!len)
@@ -177,12 +207,14 @@ int kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, int
 			goto nomem;
 	}
 	pinned = pin_user_pages_fast(uaddr - off, nr, for_write ? FOLL_WRITE : 0, io->pages);
+	/* All or nothing: a buffer mapped only partly is EFAULT, before any I/O. */
 	if (pinned != nr) {
 		if (pinned > 0)
 			unpin_user_pages(io->pages, pinned);
 		kapi_mdl_release(io);
 		return pinned < 0 ? pinned : -EFAULT;
 	}
+	rem = len;
 	for (i = 0; i < nr; i++) {
 		struct bio_vec *bv = &io->bvec[i];
 
@@ -193,7 +225,7 @@ int kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, int
 	}
 	io->nr_pages = nr;
 	io->dirty = for_write;
-	return 0;
+	return io->len;
 nomem:
 	kapi_mdl_release(io);
 	return -ENOMEM;
@@ -209,6 +241,10 @@ void kapi_mdl_release(struct kapi_io *io)
 			unpin_user_pages(io->pages, io->nr_pages);
 		io->nr_pages = 0;
 	}
+	if (io->mm) {
+		mmput(io->mm);
+		io->mm = NULL;
+	}
 	if (io->pages && io->pages != io->inline_pages)
 		kvfree(io->pages);
 	if (io->bvec && io->bvec != io->inline_bvec)
@@ -217,22 +253,82 @@ void kapi_mdl_release(struct kapi_io *io)
 	io->bvec = NULL;
 }
 
-long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset, int nowait)
+/*
+ * A non-blocking attempt on a file that honours IOCB_NOWAIT without saying
+ * so (FMODE_NOWAIT): what vfs_iter_read/write do, with our own kiocb.
+ */
+static ssize_t kapi_iter_nowait(struct file *f, struct iov_iter *it, loff_t *ppos, int write)
 {
+	struct kiocb kiocb;
+	ssize_t ret;
+
+	init_sync_kiocb(&kiocb, f);
+	kiocb.ki_flags |= IOCB_NOWAIT;
+	kiocb.ki_pos = ppos ? *ppos : 0;
+	ret = rw_verify_area(write ? WRITE : READ, f, &kiocb.ki_pos, iov_iter_count(it));
+	if (ret)
+		return ret;
+	ret = write ? f->f_op->write_iter(&kiocb, it) : f->f_op->read_iter(&kiocb, it);
+	if (ret > 0) {
+		if (ppos)
+			*ppos = kiocb.ki_pos;
+		if (write)
+			fsnotify_modify(f);
+		else
+			fsnotify_access(f);
+	}
+	return ret;
+}
+
+/*
+ * Files with only ->read/->write (eventfd's write, /dev/full...) take a user
+ * address: the worker borrows the submitter's mm for the call.
+ */
+static ssize_t kapi_rw_user(struct kapi_io *io, struct file *f, int write,
+			    unsigned long skip, loff_t *ppos)
+{
+	bool borrow = current->flags & PF_KTHREAD;
+	void __user *buf = (void __user *)(io->uaddr + skip);
+	size_t count = io->len - skip;
+	ssize_t ret;
+
+	if (borrow && !io->mm)
+		return -EFAULT;
+	ret = rw_verify_area(write ? WRITE : READ, f, ppos, count);
+	if (ret)
+		return ret;
+	if (borrow)
+		kthread_use_mm(io->mm);
+	ret = write ? f->f_op->write(f, buf, count, ppos) : f->f_op->read(f, buf, count, ppos);
+	if (borrow)
+		kthread_unuse_mm(io->mm);
+	if (ret > 0) {
+		if (write)
+			fsnotify_modify(f);
+		else
+			fsnotify_access(f);
+	}
+	return ret;
+}
+
+long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
+	     unsigned long skip, int nowait)
+{
+	bool iter = write ? !!f->f_op->write_iter : !!f->f_op->read_iter;
 	bool use_pos = offset < 0, locked = false;
-	struct iov_iter iter;
-	loff_t pos = offset;
-	rwf_t flags = 0;
+	struct iov_iter it;
+	loff_t pos = offset, *ppos;
 	ssize_t ret;
 
 	if (S_ISDIR(file_inode(f)->i_mode))
 		return -EISDIR;
-	if (write ? !f->f_op->write_iter : !f->f_op->read_iter)
+	if (!iter && !(write ? !!f->f_op->write : !!f->f_op->read))
 		return -EINVAL;
-	if (nowait) {
-		if (!(f->f_mode & FMODE_NOWAIT))
-			return -EAGAIN;
-		flags = RWF_NOWAIT;
+	if (nowait && !kapi_nowait_ok(f, write)) {
+		/* The worker will do it; a ->read/->write file needs our mm then. */
+		if (!iter && !io->mm)
+			io->mm = get_task_mm(current);
+		return -EAGAIN;
 	}
 	/* The file position, serialised like read(2) does (fdget_pos). */
 	if (use_pos && (f->f_mode & FMODE_ATOMIC_POS)) {
@@ -244,16 +340,24 @@ long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset, in
 	}
 	if (use_pos)
 		pos = f->f_pos;
-	iov_iter_bvec(&iter, write ? ITER_SOURCE : ITER_DEST, io->bvec, io->nr_pages, io->len);
-	if (write)
-		ret = vfs_iter_write(f, &iter, (f->f_mode & FMODE_STREAM) ? NULL : &pos, flags);
-	else
-		ret = vfs_iter_read(f, &iter, (f->f_mode & FMODE_STREAM) ? NULL : &pos, flags);
-	if (use_pos && ret >= 0 && !(f->f_mode & FMODE_STREAM))
+	ppos = (f->f_mode & FMODE_STREAM) ? NULL : &pos;
+	if (!iter) {
+		ret = kapi_rw_user(io, f, write, skip, ppos);
+	} else {
+		iov_iter_bvec(&it, write ? ITER_SOURCE : ITER_DEST, io->bvec, io->nr_pages, io->len);
+		iov_iter_advance(&it, skip);
+		if (nowait && !(f->f_mode & FMODE_NOWAIT))
+			ret = kapi_iter_nowait(f, &it, ppos, write);
+		else if (write)
+			ret = vfs_iter_write(f, &it, ppos, nowait ? RWF_NOWAIT : 0);
+		else
+			ret = vfs_iter_read(f, &it, ppos, nowait ? RWF_NOWAIT : 0);
+	}
+	if (use_pos && ret >= 0 && ppos)
 		f->f_pos = pos;
 	if (locked)
 		mutex_unlock(&f->f_pos_lock);
-	/* A non-blocking attempt a file does not support is a would-block. */
+	/* Some paths refuse IOCB_NOWAIT outright (ext4 buffered writes): retry blocking. */
 	return (nowait && ret == -EOPNOTSUPP) ? -EAGAIN : ret;
 }
 

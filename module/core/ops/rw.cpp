@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * READ and WRITE: fd (arg0), buffer (arg1), count (arg2), offset (arg3; -1
- * uses and advances the file position). Result: bytes transferred.
+ * uses and advances the file position). Result: bytes transferred, with the
+ * short counts read(2) and write(2) would give.
  *
  * Issue (in a thread of the submitter): take a file reference, pin the
  * buffer's pages (the memory descriptor list), and try once without
  * blocking. If the file would block: a pollable file gets poll wait entries
  * and the work item retries on wakeup; anything else is performed, blocking,
- * by the work item. Either way the attempts go through the pinned pages, so
- * no user address is touched outside the submitter's context.
+ * by the work item. Attempts go through the pinned pages, so no user address
+ * is touched outside the submitter's context.
  */
 #include "table.h"
 #include "../ring.h"
@@ -25,10 +26,14 @@ constexpr AsyncOps kRwAsync = {rw_cancel, rw_work};
 
 void rw_release(Irp &irp, void *)
 {
-	if (irp.ios.pollable)
+	IoState &s = irp.ios;
+	/* A WRITE cut short by an error, timeout or cancel still says what it wrote. */
+	if (irp.err && s.done)
+		irp.result = s.done;
+	if (s.pollable)
 		kapi_poll_disarm(irp.io);
 	kapi_mdl_release(irp.io);
-	kapi_fput(irp.ios.file);
+	kapi_fput(s.file);
 }
 
 Issue done(Irp &irp, s64 r)
@@ -38,21 +43,43 @@ Issue done(Irp &irp, s64 r)
 	return Issue::Done;
 }
 
+/* The total so far: what write(2) returns, even after a later error. */
+s64 total(const IoState &s, s64 r)
+{
+	if (r >= 0)
+		return s64(s.done) + r;
+	return s.done ? s64(s.done) : r;
+}
+
 /*
- * A retry from the work item. Files that cannot try without blocking
- * (no FMODE_NOWAIT, e.g. some ttys) are read or written once poll says
- * they are ready, or by a blocking call when they have no poll method.
+ * A blocking write(2) to a pipe or socket returns only once everything is
+ * written; a partial write leaves the rest for the next POLLOUT.
+ */
+bool write_continues(IoState &s, s64 r)
+{
+	if (!s.write || !s.pollable || r <= 0 || s.done + u64(r) >= s.len)
+		return false;
+	s.done += u64(r);
+	return true;
+}
+
+bool can_try(const IoState &s)
+{
+	return kapi_file_caps(s.file) & (s.write ? KAPI_F_NOWAIT_WRITE : KAPI_F_NOWAIT_READ);
+}
+
+/*
+ * A retry from the work item. Files that cannot be tried without blocking
+ * are read or written once poll says they are ready (pollable), or by a
+ * blocking call (everything else, e.g. regular files).
  */
 s64 retry(Irp &irp)
 {
 	const IoState &s = irp.ios;
-	if (!s.pollable)
-		return kapi_rw(irp.io, s.file, s.write, s.offset, false);
-	if (kapi_file_caps(s.file) & KAPI_F_NOWAIT)
-		return kapi_rw(irp.io, s.file, s.write, s.offset, true);
-	if (!(kapi_poll_mask(s.file) & s.events))
+	const bool nowait = s.pollable && can_try(s);
+	if (s.pollable && !nowait && !(kapi_poll_mask(s.file) & s.events))
 		return -err::EAGAIN;
-	return kapi_rw(irp.io, s.file, s.write, s.offset, false);
+	return kapi_rw(irp.io, s.file, s.write, s.offset, s.done, nowait);
 }
 
 Issue rw_issue(Irp &irp, bool write)
@@ -68,7 +95,7 @@ Issue rw_issue(Irp &irp, bool write)
 
 	IoState &s = irp.ios;
 	const u32 caps = kapi_file_caps(f);
-	s = IoState{f, offset, 0, write, false};
+	s = IoState{f, offset, 0, 0, 0, write, false};
 	irp.push_frame(rw_release, nullptr);
 	irp.finish_in_task = true;	/* unpinning dirty pages may sleep */
 
@@ -77,16 +104,25 @@ Issue rw_issue(Irp &irp, bool write)
 	if (offset >= 0 && !(caps & (write ? KAPI_F_PWRITE : KAPI_F_PREAD)))
 		return done(irp, -err::ESPIPE);
 	const u64 count = irp.sqe.arg2 < kMaxRwCount ? irp.sqe.arg2 : kMaxRwCount;
-	if (const int e = kapi_mdl_pin(irp.io, irp.sqe.arg1, count, !write))
-		return done(irp, e);
+	if (count == 0)
+		return done(irp, 0);
+	const long pinned = kapi_mdl_pin(irp.io, irp.sqe.arg1, count, !write);
+	if (pinned < 0)
+		return done(irp, pinned);
+	s.len = u64(pinned);
 
-	const s64 r = kapi_rw(irp.io, f, write, offset, true);
-	if (r != -err::EAGAIN)
-		return done(irp, r);
+	/* O_NONBLOCK: the file answers EAGAIN itself, as read(2) would. */
+	if (caps & KAPI_F_NONBLOCK)
+		return done(irp, kapi_rw(irp.io, f, write, offset, 0, false));
+
+	s.pollable = caps & KAPI_F_POLL;
+	const s64 r = kapi_rw(irp.io, f, write, offset, 0, true);
+	if (r != -err::EAGAIN && !write_continues(s, r))
+		return done(irp, total(s, r));
 
 	/* It would block: wait for readiness, or let a worker block for us. */
-	s.pollable = caps & KAPI_F_POLL;
-	s.events = (write ? kEpollOut : kEpollIn) | kEpollErr | kEpollHup;
+	s.events = (write ? kEpollOut | kEpollWrNorm : kEpollIn | kEpollRdNorm) |
+		   kEpollErr | kEpollHup;
 	if (!irp.arm(&kRwAsync))
 		return done(irp, -s64(irp.cancelled_error()));
 	if (!s.pollable || (kapi_poll_arm(irp.io, f, s.events) & s.events))
@@ -98,14 +134,17 @@ void rw_work(Irp &irp)
 {
 	if (!irp.claim(&kRwAsync))
 		return;	/* cancelled, or not ours any more */
+	IoState &s = irp.ios;
 	s64 r = retry(irp);
-	if (r == -err::EAGAIN) {
+	if (r == -err::EAGAIN || write_continues(s, r)) {
 		const s32 e = irp.unclaim(&kRwAsync);
 		if (!e)
 			return;	/* armed again: the next wakeup retries */
-		r = -e;
+		irp.err = e;
+		irp.result = 0;
+	} else {
+		done(irp, total(s, r));
 	}
-	done(irp, r);
 	irp.ring->complete_async(irp);
 }
 
