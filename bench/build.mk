@@ -1,0 +1,33 @@
+# bench/build.mk: the benchmark. Included by the top Makefile (TOP, BUILD,
+# and the userlib variables UL_*).
+#
+#   make bench-bin   $(BUILD)/bench/pwring-bench: one static program that runs
+#                    every workload through pwring, io_uring and plain syscalls
+#   make bench       scripts/bench: builds what it needs, runs the benchmark in
+#                    the 6.12 and 6.1 guests, writes $(BUILD)/bench/summary.{csv,png}
+
+BENCH_DIR        := $(TOP)/bench
+BENCH_OUT        := $(BUILD)/bench
+BENCH_BIN        := $(BENCH_OUT)/pwring-bench
+BENCH_CFLAGS     := -std=gnu11 -O2 -g -Wall -Wextra -Werror -MMD -MP \
+		    $(UL_INCLUDES) $(CFLAGS)
+# liburing-dev and gnuplot-nox install themselves once (scripts/deps is quiet when present).
+BENCH_DEPS_STAMP := $(BENCH_OUT)/.deps-bench
+
+.PHONY: bench-bin bench
+bench-bin: $(BENCH_BIN)
+
+bench:
+	@$(TOP)/scripts/bench
+
+$(BENCH_DEPS_STAMP):
+	@mkdir -p $(@D)
+	$(TOP)/scripts/deps bench
+	@touch $@
+
+$(BENCH_BIN): $(BENCH_DIR)/pwring-bench.c $(UL_LIB_A) $(UL_ABI_HDR) | $(BENCH_DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -MF $(BENCH_OUT)/pwring-bench.d -static -o $@ $< \
+		$(UL_LIB_A) -luring -lpthread -lm $(LDFLAGS)
+
+-include $(BENCH_OUT)/pwring-bench.d
