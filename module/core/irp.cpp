@@ -158,8 +158,13 @@ Irp *IrpPool::alloc()
 	return irp;
 }
 
-void IrpPool::free(Irp *irp)
+void IrpPool::free(Irp *irp, bool local)
 {
+	if (local) {
+		irp->free_next = local_;
+		local_ = irp;
+		return;
+	}
 	Irp *head = shared_.load_relaxed();
 	do {
 		irp->free_next = head;

@@ -112,7 +112,8 @@ public:
 	bool init(u32 count, Ring *ring);
 	void destroy();
 	Irp *alloc();
-	void free(Irp *irp);
+	/* `local`: called by the allocating thread itself (no atomics needed). */
+	void free(Irp *irp, bool local);
 	u32 size() const { return count_; }
 	Irp &at(u32 i) { return irps_[i]; }
 

@@ -172,6 +172,7 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	}
 	shared_store_release(&ctrl_->shead, sq_head_);
 	run(head, Ctx::Task);	/* a chain also ends with the batch */
+	flush_batch();
 
 	if (wait == 0)
 		return (consumed == 0 && blocked) ? Result<u32>::error(err::EBUSY) : consumed;
@@ -260,6 +261,7 @@ bool Ring::drain_deferred()
 		fifo = irp->free_next;
 		run(irp, Ctx::Task);
 	}
+	flush_batch();
 	return true;
 }
 
@@ -273,12 +275,12 @@ void Ring::complete_async(Irp &irp)
 		kapi_queue_work(irp.io);
 		return;
 	}
-	run(finish(irp), Ctx::Async);
+	run(finish(irp, Ctx::Async), Ctx::Async);
 }
 
 void Ring::finish_deferred(Irp &irp)
 {
-	run(finish(irp), Ctx::Async);
+	run(finish(irp, Ctx::Async), Ctx::Async);
 }
 
 void Ring::load_registers(Irp &irp) const
@@ -309,7 +311,7 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 		e = err::ECANCELED;
 	if (e) {
 		irp.err = e;
-		return finish(irp);
+		return finish(irp, ctx);
 	}
 	/*
 	 * The deadline is armed before the issue, so it counts from dispatch.
@@ -317,11 +319,11 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 	 * to us, so the op may keep using it until it returns.
 	 */
 	irp.issuing.store_relaxed(1);
-	timeout_arm(irp);
+	timeout_arm(irp, ctx == Ctx::Task);
 	if (op->issue(irp) == Issue::Queued && irp.issuing.exchange(0) != 2)
 		return nullptr;
 	irp.issuing.store_relaxed(0);
-	return finish(irp);
+	return finish(irp, ctx);
 }
 
 void Ring::post_locked(u32 op, u64 data, s32 e, u64 result)
@@ -344,7 +346,7 @@ void Ring::post_locked(u32 op, u64 data, s32 e, u64 result)
  * to the pool before their CQE is visible, so a reaped slot can always be
  * admitted again at once.
  */
-Irp *Ring::finish(Irp &irp)
+Irp *Ring::finish(Irp &irp, Ctx ctx)
 {
 	timeout_disarm(irp);
 	irp.run_frames();
@@ -356,8 +358,28 @@ Irp *Ring::finish(Irp &irp)
 	Irp *next = irp.chain_next;
 	const bool broken = e != 0 && !(sqe.flags & PWRING_HARDLINK);
 
+	if (ctx == Ctx::Task) {
+		/*
+		 * In the submitter's own enter (or in close): the packet goes
+		 * straight back to the allocating side, and its CQE joins the
+		 * batch that enter posts under one lock before it returns or
+		 * waits. Nobody else can be waiting on this ring meanwhile.
+		 */
+		pool_.free(&irp, true);
+		if (save != PWRING_REG_NONE)
+			shared_store_release(&ctrl_->regs[save], result);
+		post_batched(op, data, e, result);
+		while (broken && next) {
+			Irp *skipped = next;
+			next = skipped->chain_next;
+			post_batched(skipped->sqe.op, skipped->sqe.data, err::ECANCELED, 0);
+			pool_.free(skipped, true);
+		}
+		return next;
+	}
+
 	IrqLockGuard g(cq_lock_);
-	pool_.free(&irp);
+	pool_.free(&irp, false);
 	if (save != PWRING_REG_NONE)
 		shared_store_release(&ctrl_->regs[save], result);
 	post_locked(op, data, e, result);
@@ -366,11 +388,28 @@ Irp *Ring::finish(Irp &irp)
 		const u32 sop = skipped->sqe.op;
 		const u64 sdata = skipped->sqe.data;
 		next = skipped->chain_next;
-		pool_.free(skipped);
+		pool_.free(skipped, false);
 		post_locked(sop, sdata, err::ECANCELED, 0);
 	}
 	kapi_wake(waitq_);
 	return next;
+}
+
+void Ring::post_batched(u32 op, u64 data, s32 e, u64 result)
+{
+	if (batch_n_ == kBatch)
+		flush_batch();
+	batch_[batch_n_++] = PendingCqe{op, e, data, result};
+}
+
+void Ring::flush_batch()
+{
+	if (!batch_n_)
+		return;
+	IrqLockGuard g(cq_lock_);
+	for (u32 i = 0; i < batch_n_; i++)
+		post_locked(batch_[i].op, batch_[i].data, batch_[i].err, batch_[i].result);
+	batch_n_ = 0;
 }
 
 } // namespace pw

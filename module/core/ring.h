@@ -47,8 +47,10 @@ private:
 	void defer(Irp &irp);
 	bool drain_deferred();
 	void load_registers(Irp &irp) const;
-	Irp *finish(Irp &irp);
+	Irp *finish(Irp &irp, Ctx ctx);
 	void post_locked(u32 op, u64 data, s32 err, u64 result);
+	void post_batched(u32 op, u64 data, s32 err, u64 result);
+	void flush_batch();
 
 	/* Shared pages (kernel mapping) and their geometry. */
 	pwring_ctrl *ctrl_ = nullptr;
@@ -69,6 +71,20 @@ private:
 	Atomic<bool> dying_;
 	/* Linked successors that need the submitter's context (see defer()). */
 	Atomic<Irp *> deferred_;
+
+	/*
+	 * CQEs of packets completed inside the submitter's own enter, posted
+	 * together under one lock acquisition (enter or close only).
+	 */
+	struct PendingCqe {
+		u32 op;
+		s32 err;
+		u64 data;
+		u64 result;
+	};
+	static constexpr u32 kBatch = 32;
+	PendingCqe batch_[kBatch];
+	u32 batch_n_ = 0;
 
 	kapi_lock *cq_lock_ = nullptr;
 	kapi_waitq *waitq_ = nullptr;

@@ -3,14 +3,17 @@
 
 namespace pw {
 
-void timeout_arm(Irp &irp)
+void timeout_arm(Irp &irp, bool owned)
 {
 	const u64 ns = irp.sqe.timeout;
 	if (ns == PWRING_TIMEOUT_NEVER)
 		return;
 	if (ns == 0) {
 		/* Expires at once unless the op completes during its issue. */
-		irp.precancel(err::ETIMEDOUT);
+		if (owned)
+			irp.slot.store_relaxed(uptr(err::ETIMEDOUT));
+		else
+			irp.precancel(err::ETIMEDOUT);
 		return;
 	}
 	irp.timer_armed = true;

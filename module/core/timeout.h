@@ -11,8 +11,12 @@
 
 namespace pw {
 
-/* Before the op is issued: 0 pre-cancels, NEVER arms nothing, else start. */
-void timeout_arm(Irp &irp);
+/*
+ * Before the op is issued: 0 pre-cancels, NEVER arms nothing, else start.
+ * `owned`: dispatched in the submitter's enter, where nobody else can reach
+ * the packet yet, so the pre-cancel needs no atomic exchange.
+ */
+void timeout_arm(Irp &irp, bool owned);
 /* At completion: stop the timer unless it is the one completing us. */
 void timeout_disarm(Irp &irp);
 /* The hrtimer callback (hard interrupt context). */

@@ -13,8 +13,10 @@
  * handler closes the inherited descriptor and forgets it, so the child's first
  * call opens a file of its own. The handlers also hold the mutex across fork(),
  * so a fork racing with an open cannot leave the child with a stray descriptor.
- * A child made by a raw clone() runs no atfork handler; for it the calls compare
- * the recorded pid with getpid() and open anew on a mismatch. The inherited
+ * A child made by a raw clone() runs no atfork handler; for it setup and
+ * teardown compare the recorded pid with getpid() and open anew on a
+ * mismatch (enter, the hot call, trusts the recorded descriptor: a clone has
+ * no ring of its own until its setup has opened its own file). The inherited
  * descriptor is then left open, since the clone may share the descriptor table
  * with its parent. Raw clones that share memory (CLONE_VM without CLONE_THREAD)
  * are not supported.
@@ -82,12 +84,16 @@ static void dev_register_atfork(void)
 }
 
 /* The device descriptor of this process, opened on first use; -1 with errno. */
-static int dev_get(void)
+static int dev_get(int check_pid)
 {
 	uint64_t state = __atomic_load_n(&dev_state, __ATOMIC_ACQUIRE);
-	pid_t self = getpid();
+	pid_t self;
 	int fd, saved;
 
+	/* getpid() is a system call: not on every enter. */
+	if (state != 0 && !check_pid)
+		return dev_fd_of(state);
+	self = getpid();
 	if (state != 0 && dev_pid_of(state) == self)
 		return dev_fd_of(state);
 
@@ -118,7 +124,7 @@ PWRING_EXPORT ioring_id_t ioring_setup(ioring_t *ring, void *address, size_t sen
 		.sentries = sentries,
 		.centries = centries,
 	};
-	int fd = dev_get();
+	int fd = dev_get(1);
 	int ret;
 
 	if (fd < 0)
@@ -136,7 +142,7 @@ PWRING_EXPORT uint64_t ioring_enter(ioring_id_t id, size_t amount, size_t wait)
 		.amount = amount,
 		.wait = wait,
 	};
-	int fd = dev_get();
+	int fd = dev_get(0);
 	int ret;
 
 	if (fd < 0)
@@ -152,7 +158,7 @@ PWRING_EXPORT uint64_t ioring_teardown(ioring_id_t id)
 		.flags = 0,
 		.id = id,
 	};
-	int fd = dev_get();
+	int fd = dev_get(1);
 
 	if (fd < 0)
 		return ERR;

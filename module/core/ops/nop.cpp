@@ -14,6 +14,11 @@ static constexpr AsyncOps kNopAsync = {nop_cancel, nullptr};
 
 Issue nop_issue(Irp &irp)
 {
+	/* Timeout 0 has pre-cancelled it: no need to try arming. */
+	if (const s32 e = irp.cancelled_error()) {
+		irp.err = e;
+		return Issue::Done;
+	}
 	if (!irp.arm(&kNopAsync)) {
 		irp.err = irp.cancelled_error();
 		return Issue::Done;
