@@ -37,7 +37,7 @@ debug-kernel: deps
 check: all
 	@$(TOP)/scripts/check
 
-demo: all
+demo: all bench-bin
 	@$(TOP)/scripts/demo
 
 clean:
