@@ -187,8 +187,17 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 		if (const int r = kapi_wait_interruptible(waitq_, wait_cond, &w))
 			return consumed ? Result<u32>(consumed) : Result<u32>::error(-r);
 		if (!drain_deferred())
-			return consumed;
+			break;
 	}
+	/*
+	 * The condition reads our own CQ tail, which a completer stores just
+	 * before the shared ctail: let it finish, so the CQEs we waited for are
+	 * visible when we return.
+	 */
+	{
+		IrqLockGuard g(cq_lock_);
+	}
+	return consumed;
 }
 
 /* Also wakes for deferred successors: the waiter dispatches them. */
@@ -375,6 +384,9 @@ Irp *Ring::finish(Irp &irp, Ctx ctx)
 			post_batched(skipped->sqe.op, skipped->sqe.data, err::ECANCELED, 0);
 			pool_.free(skipped, true);
 		}
+		/* A successor is dispatched only after its predecessor's CQE is out. */
+		if (next)
+			flush_batch();
 		return next;
 	}
 

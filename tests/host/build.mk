@@ -3,7 +3,7 @@
 #
 #   make host-tests   build and run three variants, outputs in $(BUILD)/host/:
 #                       asan   ASan + UBSan (-fno-sanitize-recover=all)
-#                       tsan   ThreadSanitizer (real timer threads in the race tests)
+#                       tsan   ThreadSanitizer (real timer and worker threads in the race tests)
 #                       plain  core at -O2, no sanitizer
 #                     prints the GoogleTest output of each, then one line
 #                     "HOST: N passed, N failed" (test cases, summed over the
@@ -11,7 +11,7 @@
 #   make host-build   only build them.
 #
 # The core's .cpp files are compiled unchanged and freestanding, as in the
-# module (-nostdinc++ keeps standard headers out of them). Two test-only
+# module (-nostdinc++ keeps standard headers out of them). Three test-only
 # opcodes are linked in with -Wl,--wrap on pw::op_lookup() (probe_op.cpp).
 # The test_*.cpp files are built as one translation unit per variant
 # (generated all_tests.cpp): GoogleTest code compiles slowly, once is enough.
