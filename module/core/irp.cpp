@@ -140,7 +140,7 @@ void IrpPool::destroy()
 {
 	/* Waits for timer callbacks and work items still returning. */
 	if (ios_)
-		kapi_ios_destroy(ios_, count_);
+		kapi_ios_destroy(ios_, count_, used_);
 	kapi_free(irps_);
 	irps_ = nullptr;
 	ios_ = nullptr;
@@ -154,6 +154,8 @@ Irp *IrpPool::alloc()
 	if (PW_UNLIKELY(!irp))
 		return nullptr;
 	local_ = irp->free_next;
+	if (irp->index >= used_)
+		used_ = irp->index + 1u;
 	irp->reset_for_use();
 	return irp;
 }

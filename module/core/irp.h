@@ -121,6 +121,11 @@ private:
 	Irp *irps_ = nullptr;
 	kapi_ios *ios_ = nullptr;
 	u32 count_ = 0;
+	/*
+	 * Packets ever handed out. The free list starts in index order and
+	 * only fresh packets extend it, so they are exactly [0, used_).
+	 */
+	u32 used_ = 0;
 	Irp *local_ = nullptr;
 	Atomic<Irp *> shared_;
 };

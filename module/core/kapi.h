@@ -53,10 +53,11 @@ void kapi_wake(struct kapi_waitq *w);
  *   pw_io_work(arg)      the work item, process context (kernel worker,
  *                        running with the credentials of the ring's creator)
  * A poll wakeup only queues the work item. kapi_ios_destroy() cancels timers
- * and work items and waits for callbacks still running.
+ * and work items of the first `used` companions (the others were never
+ * touched) and waits for callbacks still running.
  */
 struct kapi_ios *kapi_ios_create(unsigned int count, void *arg0, unsigned long stride);
-void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count);
+void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int used);
 struct kapi_io *kapi_io_at(struct kapi_ios *ios, unsigned int i);
 void pw_timer_fired(void *arg);
 void pw_io_work(void *arg);

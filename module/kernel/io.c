@@ -99,11 +99,11 @@ struct kapi_ios *kapi_ios_create(unsigned int count, void *arg0, unsigned long s
 	return ios;
 }
 
-void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count)
+void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int used)
 {
 	unsigned int i;
 
-	for (i = 0; i < count; i++) {
+	for (i = 0; i < used; i++) {
 		hrtimer_cancel(&ios->io[i].timer);
 		cancel_work_sync(&ios->io[i].work);
 	}

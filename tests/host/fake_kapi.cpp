@@ -635,13 +635,14 @@ extern "C" struct kapi_ios *kapi_ios_create(unsigned int count, void *arg0, unsi
 	return ios;
 }
 
-extern "C" void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count)
+extern "C" void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int used)
 {
 	might_sleep("kapi_ios_destroy");
 	if (!ios)
 		return;
-	if (count != ios->count)
-		die("kapi_ios_destroy(count %u) of a set of %u", count, ios->count);
+	if (count != ios->count || used > count)
+		die("kapi_ios_destroy(count %u, used %u) of a set of %u", count, used, ios->count);
+	/* The fake cancels every companion: one the core thinks unused must be idle anyway. */
 	for (unsigned i = 0; i < count; i++)
 		for (unsigned k = 0; k < ios->io[i].poll_nr; k++)
 			if (ios->io[i].poll[k].head)

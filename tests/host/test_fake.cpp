@@ -97,7 +97,7 @@ protected:
 	void TearDown() override
 	{
 		if (log.set)
-			kapi_ios_destroy(log.set, 4);
+			kapi_ios_destroy(log.set, 4, 4);
 		log.set = nullptr;
 		fake::close_all();
 		EXPECT_TRUE(fake::live().all_clean());
@@ -134,7 +134,7 @@ TEST_F(FakeKapi, ManualClockRunsCallbacksInDeadlineOrder)
 	for (int a : log.atomic)
 		EXPECT_TRUE(a) << "kapi_in_atomic() is false in a timer callback";
 	EXPECT_FALSE(kapi_in_atomic());
-	kapi_ios_destroy(log.set, 4);
+	kapi_ios_destroy(log.set, 4, 4);
 	log.set = nullptr;
 	EXPECT_TRUE(fake::live().all_clean());
 }
@@ -147,7 +147,7 @@ TEST_F(FakeKapi, RealTimersFireAndCancelWaits)
 	kapi_timer_start(io(1), 60'000'000'000ull);
 	ASSERT_TRUE(eventually([&] { return fake::callbacks_run() == 1; }));
 	kapi_timer_cancel(io(1));
-	kapi_ios_destroy(log.set, 4);
+	kapi_ios_destroy(log.set, 4, 4);
 	log.set = nullptr;
 	EXPECT_EQ(log.order, (std::vector<int>{0}));
 }
@@ -159,7 +159,7 @@ TEST_F(FakeKapi, StaleTimerRefsAreSafe)
 	const auto t = fake::pending_timers();
 	ASSERT_EQ(t.size(), 1u);
 	EXPECT_EQ(t[0].index, 2u);
-	kapi_ios_destroy(log.set, 4);
+	kapi_ios_destroy(log.set, 4, 4);
 	log.set = nullptr;
 	EXPECT_FALSE(fake::fire(t[0]));
 	EXPECT_TRUE(fake::pending_timers().empty());
@@ -248,7 +248,7 @@ TEST_F(FakeKapi, DestroyWaitsForRunningWork)
 	ASSERT_TRUE(eventually([&] { return entered.load(); }));
 	kapi_queue_work(io(1));	/* pending behind it: cancelled, never runs */
 	Async destroyer([&] {
-		kapi_ios_destroy(log.set, 4);
+		kapi_ios_destroy(log.set, 4, 4);
 		return long(left.load());
 	});
 	std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -520,7 +520,7 @@ TEST_F(FakeKapiDeathTest, DestroyWithPollEntriesAborts)
 			int p[2];
 			fake::pipe(p);
 			kapi_poll_arm(io(3), kapi_fget(unsigned(p[0])), fake::kIn);
-			kapi_ios_destroy(log.set, 4);
+			kapi_ios_destroy(log.set, 4, 4);
 		},
 		"still has a poll entry");
 }
