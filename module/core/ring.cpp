@@ -360,13 +360,6 @@ Irp *Ring::finish(Irp &irp, Ctx ctx)
 	timeout_disarm(irp);
 	irp.run_frames();
 
-	const pwring_sqe &sqe = irp.sqe;
-	const u32 op = sqe.op, save = reg_spec(sqe.flags, PWRING_SAVE);
-	const u64 data = sqe.data, result = irp.result;
-	const s32 e = irp.err;
-	Irp *next = irp.chain_next;
-	const bool broken = e != 0 && !(sqe.flags & PWRING_HARDLINK);
-
 	if (ctx == Ctx::Task) {
 		/*
 		 * In the submitter's own enter (or in close): the packet goes
@@ -374,37 +367,56 @@ Irp *Ring::finish(Irp &irp, Ctx ctx)
 		 * batch that enter posts under one lock before it returns or
 		 * waits. Nobody else can be waiting on this ring meanwhile.
 		 */
-		pool_.free(&irp, true);
-		if (save != PWRING_REG_NONE)
-			shared_store_release(&ctrl_->regs[save], result);
-		post_batched(op, data, e, result);
-		while (broken && next) {
-			Irp *skipped = next;
-			next = skipped->chain_next;
-			post_batched(skipped->sqe.op, skipped->sqe.data, err::ECANCELED, 0);
-			pool_.free(skipped, true);
-		}
+		Irp *next = retire(irp, true);
 		/* A successor is dispatched only after its predecessor's CQE is out. */
 		if (next)
 			flush_batch();
 		return next;
 	}
-
 	IrqLockGuard g(cq_lock_);
-	pool_.free(&irp, false);
+	Irp *next = retire(irp, false);
+	kapi_wake(waitq_);
+	return next;
+}
+
+/*
+ * Register save, return to the pool and CQE, for the packet and for the
+ * skipped rest of a broken chain; in enter's batch or, with the completion
+ * lock held, straight into the ring. A packet goes back to the pool before
+ * its CQE is visible (so a reaped slot can always be admitted at once), and
+ * may be reused the moment it is back: what the CQE needs is copied first.
+ * Returns the successor to dispatch.
+ */
+Irp *Ring::retire(Irp &irp, bool in_enter)
+{
+	const u32 op = irp.sqe.op, flags = irp.sqe.flags;
+	const u64 data = irp.sqe.data, result = irp.result;
+	const s32 e = irp.err;
+	const u32 save = reg_spec(flags, PWRING_SAVE);
+	const bool broken = e != 0 && !(flags & PWRING_HARDLINK);
+	Irp *next = irp.chain_next;
+
 	if (save != PWRING_REG_NONE)
 		shared_store_release(&ctrl_->regs[save], result);
-	post_locked(op, data, e, result);
+	pool_.free(&irp, in_enter);
+	post(in_enter, op, data, e, result);
 	while (broken && next) {
 		Irp *skipped = next;
 		const u32 sop = skipped->sqe.op;
 		const u64 sdata = skipped->sqe.data;
 		next = skipped->chain_next;
-		pool_.free(skipped, false);
-		post_locked(sop, sdata, err::ECANCELED, 0);
+		pool_.free(skipped, in_enter);
+		post(in_enter, sop, sdata, err::ECANCELED, 0);
 	}
-	kapi_wake(waitq_);
 	return next;
+}
+
+void Ring::post(bool batched, u32 op, u64 data, s32 e, u64 result)
+{
+	if (batched)
+		post_batched(op, data, e, result);
+	else
+		post_locked(op, data, e, result);
 }
 
 void Ring::post_batched(u32 op, u64 data, s32 e, u64 result)
