@@ -35,7 +35,6 @@ typedef pw::s64 __s64;
 /* Placement new: the only form of new the core uses. */
 inline void *operator new(pw::usize, void *p) noexcept { return p; }
 
-#define PW_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PW_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 namespace pw {
@@ -47,12 +46,10 @@ constexpr s32 EBADF = 9;
 constexpr s32 ENOMEM = 12;
 constexpr s32 EFAULT = 14;
 constexpr s32 EBUSY = 16;
-constexpr s32 EEXIST = 17;
 constexpr s32 EINVAL = 22;
 constexpr s32 EAGAIN = 11;
 constexpr s32 ESPIPE = 29;
 constexpr s32 EMFILE = 24;
-constexpr s32 EOPNOTSUPP = 95;
 constexpr s32 ETIMEDOUT = 110;
 constexpr s32 ECANCELED = 125;
 constexpr s32 MAX = 4095;
@@ -85,14 +82,6 @@ private:
 	s32 err_;
 };
 
-#define PW_TRY(expr)                                                \
-	({                                                          \
-		auto _r = (expr);                                   \
-		if (!_r.ok())                                       \
-			return decltype(_r)::error(_r.error());     \
-		_r.value();                                         \
-	})
-
 /* Atomics over the GCC builtins (what the kernel's own atomics compile to). */
 template <typename T> class Atomic {
 public:
@@ -103,14 +92,13 @@ public:
 	void store_relaxed(T v) { __atomic_store_n(&v_, v, __ATOMIC_RELAXED); }
 	void store_release(T v) { __atomic_store_n(&v_, v, __ATOMIC_RELEASE); }
 	T exchange(T v) { return __atomic_exchange_n(&v_, v, __ATOMIC_ACQ_REL); }
+	T fetch_add(T d) { return __atomic_fetch_add(&v_, d, __ATOMIC_ACQ_REL); }
 	/* Full barrier either way, like the kernel's cmpxchg(). */
 	bool cas(T &expected, T desired)
 	{
 		return __atomic_compare_exchange_n(&v_, &expected, desired, false,
 						   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	}
-	T fetch_add(T d) { return __atomic_fetch_add(&v_, d, __ATOMIC_ACQ_REL); }
-	T fetch_sub(T d) { return __atomic_fetch_sub(&v_, d, __ATOMIC_ACQ_REL); }
 
 private:
 	T v_;
@@ -118,7 +106,6 @@ private:
 
 /* Accessors for words that live in memory shared with user space. */
 template <typename T> inline T shared_load_acquire(const T *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-template <typename T> inline T shared_load(const T *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 template <typename T> inline void shared_store_release(T *p, T v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
 /* Holds a spinlock with interrupts off for the guard's scope. */
