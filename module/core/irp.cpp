@@ -154,8 +154,10 @@ Irp *IrpPool::alloc()
 	if (PW_UNLIKELY(!irp))
 		return nullptr;
 	local_ = irp->free_next;
-	if (irp->index >= used_)
+	if (irp->index >= used_) {
+		kapi_io_init(irp->io);
 		used_ = irp->index + 1u;
+	}
 	irp->reset_for_use();
 	return irp;
 }

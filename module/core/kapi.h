@@ -59,6 +59,8 @@ void kapi_wake(struct kapi_waitq *w);
 struct kapi_ios *kapi_ios_create(unsigned int count, void *arg0, unsigned long stride);
 void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int used);
 struct kapi_io *kapi_io_at(struct kapi_ios *ios, unsigned int i);
+/* Before a companion's first use; destroy covers the first `used` ones. */
+void kapi_io_init(struct kapi_io *io);
 void pw_timer_fired(void *arg);
 void pw_io_work(void *arg);
 

@@ -88,15 +88,18 @@ struct kapi_ios *kapi_ios_create(unsigned int count, void *arg0, unsigned long s
 		return NULL;
 	ios->creds = get_current_cred();
 	for (i = 0; i < count; i++) {
-		struct kapi_io *io = &ios->io[i];
-
-		hrtimer_init(&io->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-		io->timer.function = kapi_io_timer;
-		INIT_WORK(&io->work, kapi_io_work);
-		io->arg = (char *)arg0 + i * stride;
-		io->creds = ios->creds;
+		ios->io[i].arg = (char *)arg0 + i * stride;
+		ios->io[i].creds = ios->creds;
 	}
 	return ios;
+}
+
+/* Timer and work item of a packet's first use: most rings never use them all. */
+void kapi_io_init(struct kapi_io *io)
+{
+	hrtimer_init(&io->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	io->timer.function = kapi_io_timer;
+	INIT_WORK(&io->work, kapi_io_work);
 }
 
 void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int used)
