@@ -19,7 +19,9 @@
  */
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
+#include <termios.h>
 
 #include "io.h"
 
@@ -599,6 +601,131 @@ static void kill_cancels(void)
 	close(ready[0]);
 }
 
+/* ---- A worker blocked in a read ------------------------------------------------------------ */
+
+#define NBLOCK 8
+
+/* A pty pair in raw mode; false (and a diagnostic) when the guest has no ptys. */
+static bool open_pty(int *master, int *slave)
+{
+	struct termios t;
+	const char *name;
+
+	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*master < 0 || grantpt(*master) || unlockpt(*master) || !(name = ptsname(*master))) {
+		tap_diag("no pty: %s", strerror(errno));
+		return false;
+	}
+	*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*slave < 0 || tcgetattr(*slave, &t)) {
+		tap_diag("%s: %s", name, strerror(errno));
+		return false;
+	}
+	cfmakeraw(&t);
+	return tcsetattr(*slave, TCSANOW, &t) == 0;
+}
+
+/* NBLOCK one-byte READs of the pty's slave, data 1..NBLOCK. */
+static void push_tty_reads(ioring_t *r, int slave, char *bufs, uint64_t timeout)
+{
+	sqe_t sqe;
+
+	for (int i = 0; i < NBLOCK; i++) {
+		sqe_prep_read(&sqe, slave, bufs + i, 1, IO_OFF_CUR, timeout, ptr_of(i + 1));
+		push_sqe(r, &sqe);
+	}
+}
+
+/* One CQE read the byte `c`; every other one ended with `error`, having read nothing. */
+static bool one_got(const cqe_t *cq, size_t n, const char *bufs, char c, int error)
+{
+	size_t got = 0, ended = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const uintptr_t d = cqe_data(&cq[i]);
+
+		if (d < 1 || d > NBLOCK)
+			return false;
+		if (cq[i].error == 0 && cq[i]._result == 1 && bufs[d - 1] == c)
+			got++;
+		else if (cq[i].error == error && cq[i]._result == 0)
+			ended++;
+		else
+			tap_diag("CQE data %zu: error %s result %llu", (size_t)d,
+				 tap_errname(cq[i].error), (unsigned long long)cq[i]._result);
+	}
+	return got == 1 && ended == n - 1;
+}
+
+/* The byte written next is still there for a plain read(2). */
+static bool left_intact(int master, int slave)
+{
+	struct pollfd pfd = { .fd = slave, .events = POLLIN };
+	char c = 0;
+
+	return write(master, "y", 1) == 1 && poll(&pfd, 1, 2000) == 1 && read(slave, &c, 1) == 1 &&
+	       c == 'y';
+}
+
+/*
+ * A tty has no non-blocking read for us: when poll says it is readable, a
+ * worker reads it with a blocking call. One byte for NBLOCK READs wakes them
+ * all; the workers that lose the race for it block in the tty's read, where
+ * no data will come. Their timeouts, and closing the device, must still end
+ * them, and the byte written later is there for the next reader. 7 tests
+ */
+static void blocked_workers(void)
+{
+	char bufs[NBLOCK];
+	cqe_t cq[NBLOCK];
+	int m, sl, dev;
+	ioring_t raw;
+	uint64_t t0, took;
+	bool all;
+
+	if (!open_pty(&m, &sl)) {
+		for (int i = 0; i < 7; i++)
+			tap_skip("no pty in this guest", "blocked workers");
+		return;
+	}
+	memset(bufs, 0, sizeof(bufs));
+	push_tty_reads(&ring, sl, bufs, 200 * MS);
+	t0 = now_ns();
+	EXPECT_EQ(ioring_enter(ring.id, NBLOCK, 0), NBLOCK, "%d READs of an empty tty, 200 ms "
+		  "timeouts", NBLOCK);
+	sleep_ns(20 * MS);
+	write(m, "x", 1);
+	all = wait_pop(&ring, cq, NBLOCK);
+	took = now_ns() - t0;
+	tap_ok(all && took >= 200 * MS, "all %d complete, not before the deadline (%llu ms)",
+	       NBLOCK, (unsigned long long)(took / MS));
+	tap_ok(one_got(cq, NBLOCK, bufs, 'x', ETIMEDOUT),
+	       "one READ got the byte; the other %d timed out, reading nothing", NBLOCK - 1);
+	tap_ok(left_intact(m, sl), "a byte written afterwards is read intact by read(2)");
+
+	dev = raw_open();
+	if (dev < 0 || raw_setup(dev, &raw, NULL, 16, 16) < 0)
+		tap_bail("raw setup: %s", strerror(errno));
+	memset(bufs, 0, sizeof(bufs));
+	push_tty_reads(&raw, sl, bufs, CLOCKS_NEVER);
+	EXPECT_EQ(raw_enter(dev, raw.id, NBLOCK, 0), NBLOCK, "%d READs of an empty tty, no "
+		  "timeout, on a ring of a private device file", NBLOCK);
+	sleep_ns(20 * MS);
+	write(m, "x", 1);
+	for (int i = 0; i < 2000 && !__atomic_load_n(&raw.ctrl->ctail, __ATOMIC_ACQUIRE); i++)
+		sleep_ns(MS);
+	sleep_ns(30 * MS);	/* time for the losers to block */
+	close(dev);
+	tap_ok(raw.ctrl->ctail == NBLOCK &&
+	       one_got(raw.cqueue, NBLOCK, bufs, 'x', ECANCELED),
+	       "closing the device: one READ got the byte, the other %d ECANCELED (ctail %u)",
+	       NBLOCK - 1, raw.ctrl->ctail);
+	munmap(raw.ctrl, ring_bytes(16, 16));
+	tap_ok(left_intact(m, sl), "a byte written afterwards is read intact by read(2)");
+	close(m);
+	close(sl);
+}
+
 /* ---- Cancellation by a failed link --------------------------------------------------------- */
 
 /* 5 tests */
@@ -639,7 +766,7 @@ int main(void)
 	long long pins;
 
 	io_init();
-	tap_plan(9 + 7 + 6 + 8 + 2 + 4 + 1 + 15 + 3 + 5 + 1);
+	tap_plan(9 + 7 + 6 + 8 + 2 + 4 + 1 + 15 + 3 + 7 + 5 + 1);
 	if (ioring_setup(&ring, NULL, 16, 16) == ERR)
 		tap_bail("ioring_setup: %s", strerror(errno));
 	pins = pins_outstanding();
@@ -662,6 +789,8 @@ int main(void)
 	close_cancels();
 	section("cancellation by SIGKILL", 60);
 	kill_cancels();
+	section("a worker blocked in a read", 60);
+	blocked_workers();
 	section("cancellation by a failed link", 60);
 	link_cancels();
 	alarm(0);

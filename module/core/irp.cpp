@@ -79,9 +79,16 @@ bool Irp::cancel(s32 why, bool from_timer)
 			if (slot.cas(cur, uptr(why)))
 				return false;
 		} else if (cur == kClaimed) {
-			/* The op is busy with it: hand the cancellation over. */
-			if (slot.cas(cur, kClaimed | uptr(why)))
+			/*
+			 * The op is busy with it: hand the cancellation over, and
+			 * break the blocking call its worker may be in. Should the
+			 * packet have been reused by now, the new request's call
+			 * sees a spurious interruption, which it retries.
+			 */
+			if (slot.cas(cur, kClaimed | uptr(why))) {
+				kapi_io_interrupt(io);
 				return false;
+			}
 		} else if (!is_armed(cur)) {
 			return false;	/* already cancelled, or a cancel is pending */
 		} else if (slot.cas(cur, uptr(why))) {

@@ -102,6 +102,23 @@ struct Irp {
 };
 
 /*
+ * A work item's blocking call on the packet's behalf: while the scope lives,
+ * a cancellation interrupts the call (kapi_io_interrupt) instead of waiting
+ * for it. Check for a cancellation after entering, not before: one that came
+ * earlier found nobody to interrupt.
+ */
+class BlockingScope {
+public:
+	explicit BlockingScope(kapi_io *io) : io_(io) { kapi_block_begin(io_); }
+	~BlockingScope() { kapi_block_end(io_); }
+	BlockingScope(const BlockingScope &) = delete;
+	BlockingScope &operator=(const BlockingScope &) = delete;
+
+private:
+	kapi_io *io_;
+};
+
+/*
  * Fixed-size pool, sized by centries at setup. Allocation only happens in
  * enter (one thread at a time per ring); frees come from any context. A
  * multi-producer stack that the single consumer empties in one exchange has

@@ -64,6 +64,17 @@ void kapi_io_init(struct kapi_io *io);
 void pw_timer_fired(void *arg);
 void pw_io_work(void *arg);
 
+/*
+ * Interruptible blocking. A work item brackets a blocking call with
+ * kapi_block_begin() and kapi_block_end(); kapi_io_interrupt() (any context)
+ * breaks a call inside the bracket as a signal would, and the call returns
+ * -EINTR or what it moved before. Outside the bracket it does nothing, so
+ * the worker checks for a cancellation after kapi_block_begin().
+ */
+void kapi_block_begin(struct kapi_io *io);
+void kapi_block_end(struct kapi_io *io);
+void kapi_io_interrupt(struct kapi_io *io);
+
 /* Relative, in nanoseconds. Cancel waits for a running callback: never from its own. */
 void kapi_timer_start(struct kapi_io *io, unsigned long long ns);
 void kapi_timer_cancel(struct kapi_io *io);
@@ -99,7 +110,8 @@ void kapi_mdl_release(struct kapi_io *io);
  * Reads or writes the pinned buffer, from `skip` bytes into it; offset -1
  * uses and advances the file position under the file's position lock, like
  * read(2)/write(2). With nowait, returns -EAGAIN instead of blocking (also
- * when the file cannot be tried without blocking). Bytes, or -errno.
+ * when the file cannot be tried without blocking). Bytes, or -errno; an
+ * interrupted call gives -EINTR, never the kernel's internal restart codes.
  */
 long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
 	     unsigned long skip, int nowait);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The kernel companion of each packet (core/kapi.h, struct kapi_io): its
- * hrtimer, its work item, the pinned pages of its buffer and its poll wait
- * entries, plus the file and I/O calls the ops make through them.
+ * hrtimer, its work item, the pinned pages of its buffer, its poll wait
+ * entries and the worker blocked for it, plus the file and I/O calls the
+ * ops make through them.
  */
 #include <linux/blkdev.h>
 #include <linux/bvec.h>
@@ -18,6 +19,7 @@
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/workqueue.h>
@@ -38,6 +40,10 @@ struct kapi_io {
 	struct work_struct work;
 	void *arg;			/* the core's packet */
 	const struct cred *creds;	/* of the ring's creator, for the worker */
+
+	/* The worker inside a blocking call for this packet, if any. */
+	spinlock_t block_lock;
+	struct task_struct *blocker;
 
 	/* memory descriptor list */
 	unsigned long uaddr;
@@ -100,6 +106,56 @@ void kapi_io_init(struct kapi_io *io)
 	hrtimer_init(&io->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	io->timer.function = kapi_io_timer;
 	INIT_WORK(&io->work, kapi_io_work);
+	spin_lock_init(&io->block_lock);
+}
+
+/*
+ * A blocking call (a 6.1 pipe after poll said "ready", a tty, a file without
+ * non-blocking support) can wait forever once another reader took the data.
+ * A cancellation breaks it as io_uring breaks its io-wq threads' calls: by
+ * TIF_NOTIFY_SIGNAL, which makes signal_pending() true, so interruptible
+ * waits return -ERESTARTSYS. The flag is ours only inside the bracket: the
+ * worker is a shared kworker, so it is cleared before the bracket ends, after
+ * which no interrupter can find the task any more.
+ */
+void kapi_block_begin(struct kapi_io *io)
+{
+	unsigned long flags;
+
+	if (WARN_ON_ONCE(!(current->flags & PF_KTHREAD)))
+		return;	/* only workers: a user thread's flag belongs to its task work */
+	spin_lock_irqsave(&io->block_lock, flags);
+	io->blocker = current;
+	spin_unlock_irqrestore(&io->block_lock, flags);
+}
+
+void kapi_block_end(struct kapi_io *io)
+{
+	unsigned long flags;
+
+	if (!(current->flags & PF_KTHREAD))
+		return;
+	spin_lock_irqsave(&io->block_lock, flags);
+	io->blocker = NULL;
+	spin_unlock_irqrestore(&io->block_lock, flags);
+	clear_notify_signal();
+}
+
+void kapi_io_interrupt(struct kapi_io *io)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&io->block_lock, flags);
+	if (io->blocker) {
+		set_tsk_thread_flag(io->blocker, TIF_NOTIFY_SIGNAL);
+		/*
+		 * wake_up_state(TASK_INTERRUPTIBLE) is not exported; a wakeup
+		 * of an uninterruptible sleep is a spurious one, which every
+		 * kernel sleep already tolerates (wake_q makes them too).
+		 */
+		wake_up_process(io->blocker);
+	}
+	spin_unlock_irqrestore(&io->block_lock, flags);
 }
 
 void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int used)
@@ -335,10 +391,12 @@ long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
 	}
 	/* The file position, serialised like read(2) does (fdget_pos). */
 	if (use_pos && (f->f_mode & FMODE_ATOMIC_POS)) {
-		if (!nowait)
-			mutex_lock(&f->f_pos_lock);
-		else if (!mutex_trylock(&f->f_pos_lock))
-			return -EAGAIN;
+		if (nowait) {
+			if (!mutex_trylock(&f->f_pos_lock))
+				return -EAGAIN;
+		} else if (mutex_lock_interruptible(&f->f_pos_lock)) {
+			return -EINTR;
+		}
 		locked = true;
 	}
 	if (use_pos)
@@ -361,7 +419,13 @@ long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
 	if (locked)
 		mutex_unlock(&f->f_pos_lock);
 	/* Some paths refuse IOCB_NOWAIT outright (ext4 buffered writes): retry blocking. */
-	return (nowait && ret == -EOPNOTSUPP) ? -EAGAIN : ret;
+	if (nowait && ret == -EOPNOTSUPP)
+		return -EAGAIN;
+	/* The restart codes mean nothing outside a system call. */
+	if (ret == -ERESTARTSYS || ret == -ERESTARTNOINTR || ret == -ERESTARTNOHAND ||
+	    ret == -ERESTART_RESTARTBLOCK)
+		return -EINTR;
+	return ret;
 }
 
 static int kapi_poll_wake(struct wait_queue_entry *wait, unsigned int mode, int sync, void *key)

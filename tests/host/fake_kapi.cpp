@@ -52,6 +52,8 @@ thread_local int t_work;		/* inside a work item (kernel worker) */
 thread_local int t_locks_held;		/* spinlocks held (interrupts off) */
 thread_local const void *t_cur_timer;	/* the timer whose callback runs here */
 thread_local const void *t_cur_work;	/* the work item running here */
+thread_local int t_blocking;		/* inside kapi_block_begin/end */
+thread_local std::atomic<bool> t_notify;	/* TIF_NOTIFY_SIGNAL of this worker */
 
 bool in_atomic() { return t_irq || t_wake || t_locks_held; }
 
@@ -103,7 +105,7 @@ std::atomic<long> g_file_refs, g_pinned, g_poll_entries, g_files;
 
 struct Counts {
 	std::atomic<long> fgets, fputs, pins, unpins, short_pins, rw_nowait, rw_blocking, poll_arms,
-		poll_disarms, wakeups, wakeups_filtered;
+		poll_disarms, wakeups, wakeups_filtered, interrupts;
 	std::atomic<long> fput_ctx[4], mdl_release_ctx[4];
 } g_counts;
 
@@ -265,6 +267,8 @@ struct kapi_io {
 	unsigned poll_events = 0;
 	unsigned poll_nr = 0;
 	PollEntry poll[2];
+	/* the worker inside a blocking call for it: its notify flag, under g_bmu */
+	std::atomic<bool> *blocker = nullptr;
 };
 
 struct kapi_ios {
@@ -666,6 +670,43 @@ extern "C" void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsig
 /* The fake sets every companion up at creation; the first-use hook has nothing to do. */
 extern "C" void kapi_io_init(struct kapi_io *) {}
 
+namespace {
+std::mutex g_bmu;	/* io->blocker: the kernel's block_lock */
+}
+
+extern "C" void kapi_block_begin(struct kapi_io *io)
+{
+	if (!t_work)
+		die("kapi_block_begin outside a work item (a user thread's signals are its own)");
+	if (t_blocking)
+		die("kapi_block_begin nested");
+	std::lock_guard<std::mutex> g(g_bmu);
+	io->blocker = &t_notify;
+	t_blocking++;
+}
+
+extern "C" void kapi_block_end(struct kapi_io *io)
+{
+	if (!t_blocking)
+		die("kapi_block_end without kapi_block_begin");
+	{
+		std::lock_guard<std::mutex> g(g_bmu);
+		if (io->blocker != &t_notify)
+			die("kapi_block_end on packet %u by a thread that did not begin it", io->index);
+		io->blocker = nullptr;
+	}
+	t_blocking--;
+	if (t_notify.exchange(false))	/* clear_notify_signal() */
+		g_counts.interrupts++;
+}
+
+extern "C" void kapi_io_interrupt(struct kapi_io *io)
+{
+	std::lock_guard<std::mutex> g(g_bmu);
+	if (io->blocker)
+		io->blocker->store(true);	/* the pipe sleep notices within 10 ms */
+}
+
 extern "C" struct kapi_io *kapi_io_at(struct kapi_ios *ios, unsigned int i)
 {
 	if (i >= ios->count)
@@ -867,10 +908,11 @@ unsigned file_mask(file *f)
 /* Waits on a pipe for a blocking caller; false if reset() asked everyone to give up. */
 bool pipe_block(PipeBuf &p, std::unique_lock<std::mutex> &lk)
 {
-	if (g_unblock.load())
+	/* signal_pending(): interruptible sleeps end at once */
+	if (g_unblock.load() || t_notify.load())
 		return false;
 	p.cv.wait_for(lk, std::chrono::milliseconds(10));
-	return !g_unblock.load();
+	return !g_unblock.load() && !t_notify.load();
 }
 
 long pipe_read(PipeBuf &p, unsigned char *dst, size_t n, bool block)
@@ -1074,6 +1116,8 @@ extern "C" long kapi_rw(struct kapi_io *io, struct file *f, int write, long long
 	const bool block = !nowait && !(caps & fake::kNonblock);
 	if (block && !t_work)
 		die("blocking kapi_rw outside a work item (enter must never block on I/O)");
+	if (block && !t_blocking)
+		die("blocking kapi_rw outside kapi_block_begin/end: no cancellation could break it");
 	if (io->mdl == Mdl::None)
 		die("kapi_rw on packet %u without a pinned buffer", io->index);
 	if (!write && io->mdl == Mdl::Pinned && !io->mdl_for_write)
@@ -1373,7 +1417,8 @@ void reset()
 	for (auto *c : {&g_counts.fgets, &g_counts.fputs, &g_counts.pins, &g_counts.unpins,
 			&g_counts.short_pins,
 			&g_counts.rw_nowait, &g_counts.rw_blocking, &g_counts.poll_arms,
-			&g_counts.poll_disarms, &g_counts.wakeups, &g_counts.wakeups_filtered})
+			&g_counts.poll_disarms, &g_counts.wakeups, &g_counts.wakeups_filtered,
+			&g_counts.interrupts})
 		*c = 0;
 	for (int i = 0; i < 4; i++)
 		g_counts.fput_ctx[i] = g_counts.mdl_release_ctx[i] = 0;
@@ -1942,6 +1987,7 @@ IoCounts io_counts()
 	c.poll_disarms = g_counts.poll_disarms;
 	c.wakeups = g_counts.wakeups;
 	c.wakeups_filtered = g_counts.wakeups_filtered;
+	c.interrupts = g_counts.interrupts;
 	for (int i = 0; i < 4; i++) {
 		c.fput_ctx[i] = g_counts.fput_ctx[i];
 		c.mdl_release_ctx[i] = g_counts.mdl_release_ctx[i];

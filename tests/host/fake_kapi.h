@@ -288,6 +288,7 @@ struct IoCounts {
 	long poll_arms = 0, poll_disarms = 0;
 	long wakeups = 0;			/* poll entries woken (work queued) */
 	long wakeups_filtered = 0;		/* poll entries a wakeup's key did not match */
+	long interrupts = 0;			/* blocking calls kapi_io_interrupt() broke */
 	long fput_ctx[4] = {};			/* kapi_fput per Ctx */
 	long mdl_release_ctx[4] = {};		/* kapi_mdl_release per Ctx (pinned or not) */
 };

@@ -389,10 +389,12 @@ TEST_F(FakeKapi, MdlAndRw)
 	EXPECT_EQ(kapi_rw(io(0), f, 0, -1, 0, 1), -EAGAIN);	/* not cached: only a worker reads */
 	std::vector<long> got;
 	log.work_fn = [&](Cell *) {
+		kapi_block_begin(io(0));	/* blocking calls only where they can be broken */
 		got.push_back(kapi_rw(io(0), f, 0, -1, 0, 0));
 		got.push_back(kapi_rw(io(0), f, 0, 7, 0, 0));
 		got.push_back(kapi_rw(io(0), f, 0, 100, 0, 0));
 		got.push_back(kapi_rw(io(0), f, 0, 0, 3, 0));	/* into buf + 3 */
+		kapi_block_end(io(0));
 	};
 	kapi_queue_work(io(0));
 	fake::run_work();
@@ -484,6 +486,22 @@ TEST_F(FakeKapiDeathTest, BlockingRwOutsideWorkItemAborts)
 			kapi_rw(io(0), f, 0, -1, 0, 0);
 		},
 		"blocking kapi_rw outside a work item");
+}
+
+TEST_F(FakeKapiDeathTest, BlockingRwThatCannotBeInterruptedAborts)
+{
+	EXPECT_DEATH(
+		{
+			make_ios();
+			char b[4];
+			const int fd = fake::regular_file("abcd");
+			struct file *f = kapi_fget(unsigned(fd));
+			kapi_mdl_pin(io(0), uaddr(b), 4, 1);
+			log.work_fn = [&](Cell *) { kapi_rw(io(0), f, 0, -1, 0, 0); };
+			kapi_queue_work(io(0));
+			fake::run_work();
+		},
+		"blocking kapi_rw outside kapi_block_begin/end");
 }
 
 TEST_F(FakeKapiDeathTest, ReadIntoReadOnlyPinAborts)

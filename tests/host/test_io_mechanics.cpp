@@ -206,54 +206,116 @@ TEST_F(IoMech, ReleaseBetweenPollClaimAndUnclaim)
 }
 
 /*
- * A pollable file without NOWAIT (a tty, say) is read by the worker with a
- * blocking call once poll says it is readable. If another reader takes the
- * data between that poll and the read, the worker blocks in kapi_rw()
- * while it holds the claim: the READ's timeout only records ETIMEDOUT next
- * to the claim, and the close waits (uninterruptibly, in the kernel) for a
- * worker nothing can wake. Spec section 3: on expiry the request completes
- * ETIMEDOUT; closing cancels everything in flight and waits for it.
- * The test unblocks the worker at the end, so it fails instead of hanging.
- *
- * KNOWN OPEN BUG (docs/design.md, "Known limitations"): fixing it needs
- * workers whose blocking calls a cancellation can interrupt. Disabled (gtest
- * still lists it) until then; run it with --gtest_also_run_disabled_tests.
+ * A pollable file without NOWAIT (a tty, a 6.1 pipe) is read by the worker
+ * with a blocking call once poll says it is readable. If another reader
+ * takes the data between that poll and the read, the worker blocks in
+ * kapi_rw() while it holds the claim. Spec section 3: on expiry the request
+ * completes ETIMEDOUT, and closing cancels everything in flight. So the
+ * cancellation must break the call (kapi_io_interrupt), and the data that
+ * comes later stays in the pipe for whoever reads next.
  */
-TEST_F(IoMech, DISABLED_TimeoutAndCloseReachAWorkerBlockedAfterPoll)
+class BlockedWorker : public IoMech {
+protected:
+	int q_[2] = {-1, -1};
+	std::atomic<bool> stolen_{false};
+	std::atomic<kapi_io *> io_{nullptr};
+
+	void SetUp() override
+	{
+		IoMech::SetUp();
+		fake::set_work_mode(fake::WorkMode::Threaded, 1);
+		fake::pipe(q_, fake::PipeOpts{64, false});
+	}
+	/* Submits a READ, then makes its worker block: another reader steals the byte. */
+	void block_a_read(URing &r, char *buf, size_t n, u64 timeout)
+	{
+		r.push(read_sqe(1, q_[0], buf, n, timeout));
+		ASSERT_EQ(enter(0, 1, 0), 1);
+		fake::set_hook(fake::Hook::Rw, [this](kapi_io *io) {
+			if (fake::context() != fake::Ctx::Work || stolen_.load())
+				return;
+			char c;
+			EXPECT_EQ(fake::read(q_[0], &c, 1), 1);	/* another reader, right then */
+			io_ = io;
+			stolen_ = true;
+		});
+		ASSERT_EQ(fake::write(q_[1], "x"), 1);	/* poll: readable; the worker goes to read */
+		ASSERT_TRUE(eventually([&] { return stolen_.load(); }));
+	}
+	void TearDown() override
+	{
+		fake::set_hook(fake::Hook::Rw, nullptr);
+		IoMech::TearDown();
+	}
+	/* What the pipe holds now, by a plain read. */
+	std::string drain()
+	{
+		char b[16];
+		const long n = fake::read(q_[0], b, sizeof(b));
+		return n > 0 ? std::string(b, size_t(n)) : std::string();
+	}
+};
+
+TEST_F(BlockedWorker, TimeoutBreaksTheBlockingRead)
 {
-	fake::set_work_mode(fake::WorkMode::Threaded, 1);
 	URing r = ring(4, 4);
-	int q[2];
-	fake::pipe(q, fake::PipeOpts{64, false});
 	char buf[8] = {};
-	r.push(read_sqe(1, q[0], buf, sizeof(buf), 1000));
-	ASSERT_EQ(enter(0, 1, 0), 1);
-	std::atomic<bool> stolen{false};
-	ScopedHook h(fake::Hook::Rw, [&](kapi_io *) {
-		if (fake::context() != fake::Ctx::Work || stolen.load())
-			return;
-		char c;
-		EXPECT_EQ(fake::read(q[0], &c, 1), 1);	/* another reader, right then */
-		stolen = true;
-	});
-	ASSERT_EQ(fake::write(q[1], "x"), 1);	/* poll: readable; the worker goes to read */
-	ASSERT_TRUE(eventually([&] { return stolen.load(); }));
-	fake::advance(1000);			/* the READ's deadline */
+	block_a_read(r, buf, sizeof(buf), 1000);
+	fake::advance(1000);	/* the READ's deadline */
 	EXPECT_EQ(fake::callbacks_run(), 1);
-	const bool timed_out = eventually([&] { return r.ctail() == 1; }, 300);
-	EXPECT_TRUE(timed_out) << "the READ ignored its expired timeout while its worker blocked";
+	ASSERT_TRUE(eventually([&] { return r.ctail() == 1; }))
+		<< "the READ ignored its expired timeout while its worker blocked";
+	EXPECT_EQ(r.cqe_at(0).error, ETIMEDOUT);
+	EXPECT_EQ(r.cqe_at(0).result, 0u);
+	EXPECT_EQ(fake::io_counts().interrupts, 1);
+	ASSERT_EQ(fake::write(q_[1], "y"), 1);
+	EXPECT_EQ(drain(), "y") << "the timed-out READ still took data";
+	release();
+	EXPECT_TRUE(fake::live().kernel_clean()) << describe_live();
+}
+
+TEST_F(BlockedWorker, CloseBreaksTheBlockingRead)
+{
+	URing r = ring(4, 4);
+	char buf[8] = {};
+	block_a_read(r, buf, sizeof(buf), PWRING_TIMEOUT_NEVER);
 	Async closer([&] {
 		release();
 		return 0L;
 	});
-	const bool closed = eventually([&] { return closer.done(); }, 300);
-	EXPECT_TRUE(closed) << "close hangs on a worker blocked in a read nothing will satisfy";
-	/* Unblock it: data from elsewhere, which the stale READ must not take. */
-	ASSERT_EQ(fake::write(q[1], "y"), 1);
+	const bool closed = eventually([&] { return closer.done(); }, 2000);
+	if (!closed)
+		ASSERT_EQ(fake::write(q_[1], "!"), 1);	/* unblock it, to fail rather than hang */
 	closer.join();
+	EXPECT_TRUE(closed) << "close hangs on a worker blocked in a read nothing will satisfy";
 	ASSERT_EQ(r.ctail(), 1u);
-	EXPECT_EQ(r.cqe_at(0).error, ETIMEDOUT)
-		<< "completed with " << r.cqe_at(0).result << " byte(s) long after its timeout";
+	EXPECT_EQ(r.cqe_at(0).error, ECANCELED);
+	EXPECT_EQ(fake::io_counts().interrupts, 1);
+	ASSERT_EQ(fake::write(q_[1], "y"), 1);
+	EXPECT_EQ(drain(), "y");
+	EXPECT_TRUE(fake::live().kernel_clean()) << describe_live();
+}
+
+/*
+ * An interruption that finds a call it was not meant for (the cancelled
+ * request completed and its packet was reused by the time the canceller
+ * got to it) must not fail that call's request: it is retried.
+ */
+TEST_F(BlockedWorker, StaleInterruptionIsRetried)
+{
+	URing r = ring(4, 4);
+	char buf[8] = {};
+	block_a_read(r, buf, sizeof(buf), PWRING_TIMEOUT_NEVER);
+	ASSERT_TRUE(eventually([&] { return io_.load() != nullptr; }));
+	kapi_io_interrupt(io_.load());
+	ASSERT_TRUE(eventually([&] { return fake::io_counts().interrupts == 1; }));
+	EXPECT_EQ(r.ctail(), 0u) << "a stale interruption completed the READ";
+	ASSERT_EQ(fake::write(q_[1], "z"), 1);
+	ASSERT_TRUE(eventually([&] { return r.ctail() == 1; }));
+	EXPECT_EQ(r.cqe_at(0).error, 0);
+	ASSERT_EQ(r.cqe_at(0).result, 1u);
+	EXPECT_EQ(buf[0], 'z');
+	release();
 	EXPECT_TRUE(fake::live().kernel_clean()) << describe_live();
 }
 

@@ -8,8 +8,9 @@
  * buffer's pages (the memory descriptor list), and try once without
  * blocking. If the file would block: a pollable file gets poll wait entries
  * and the work item retries on wakeup; anything else is performed, blocking,
- * by the work item. Attempts go through the pinned pages, so no user address
- * is touched outside the submitter's context.
+ * by the work item, in a call a timeout or close can break. Attempts go
+ * through the pinned pages, so no user address is touched outside the
+ * submitter's context.
  */
 #include "table.h"
 #include "../ring.h"
@@ -76,10 +77,19 @@ bool can_try(const IoState &s)
 s64 retry(Irp &irp)
 {
 	const IoState &s = irp.ios;
-	const bool nowait = s.pollable && can_try(s);
-	if (s.pollable && !nowait && !(kapi_poll_mask(s.file) & s.events))
+	if (s.pollable && can_try(s))
+		return kapi_rw(irp.io, s.file, s.write, s.offset, s.done, true);
+	if (s.pollable && !(kapi_poll_mask(s.file) & s.events))
 		return -err::EAGAIN;
-	return kapi_rw(irp.io, s.file, s.write, s.offset, s.done, nowait);
+	/*
+	 * The call may block for good, even on a file poll called ready
+	 * (another reader may take the data first): let a timeout or close
+	 * break it.
+	 */
+	BlockingScope scope(irp.io);
+	if (irp.cancelled_error())
+		return -err::EINTR;
+	return kapi_rw(irp.io, s.file, s.write, s.offset, s.done, false);
 }
 
 Issue rw_issue(Irp &irp, bool write)
@@ -135,11 +145,17 @@ void rw_work(Irp &irp)
 	if (!irp.claim(&kRwAsync))
 		return;	/* cancelled, or not ours any more */
 	IoState &s = irp.ios;
-	s64 r = retry(irp);
-	if (r == -err::EAGAIN || write_continues(s, r)) {
+	const s64 r = retry(irp);
+	/* Workers get no signals: EINTR is a cancellation's, or a stale one's. */
+	const bool interrupted = r == -err::EINTR;
+	if (interrupted || r == -err::EAGAIN || write_continues(s, r)) {
 		const s32 e = irp.unclaim(&kRwAsync);
-		if (!e)
-			return;	/* armed again: the next wakeup retries */
+		if (!e) {
+			/* Armed again: the next wakeup retries, or we do at once. */
+			if (interrupted)
+				kapi_queue_work(irp.io);
+			return;
+		}
 		irp.err = e;
 		irp.result = 0;
 	} else {
