@@ -103,9 +103,10 @@ bool Irp::cancel(s32 why, bool from_timer)
 	return true;
 }
 
-void Irp::work()
+void Irp::work(WorkCtx ctx)
 {
-	if (finish_queued.exchange(0)) {
+	/* A finish handed out of interrupt context is the work item's alone. */
+	if (ctx == WorkCtx::Worker && finish_queued.exchange(0)) {
 		ring->finish_deferred(*this);
 		return;
 	}
@@ -115,7 +116,7 @@ void Irp::work()
 	 */
 	const uptr v = slot.load_acquire();
 	if (is_armed(v) && reinterpret_cast<const AsyncOps *>(v)->work)
-		reinterpret_cast<const AsyncOps *>(v)->work(*this);
+		reinterpret_cast<const AsyncOps *>(v)->work(*this, ctx);
 }
 
 bool IrpPool::init(u32 count, Ring *ring)
@@ -192,5 +193,11 @@ extern "C" void pw_timer_fired(void *arg)
 
 extern "C" void pw_io_work(void *arg)
 {
-	static_cast<pw::Irp *>(arg)->work();
+	static_cast<pw::Irp *>(arg)->work(pw::WorkCtx::Worker);
+}
+
+extern "C" void pw_poll_wake(void *arg)
+{
+	pw::Irp *irp = static_cast<pw::Irp *>(arg);
+	irp->ring->poll_woken(*irp);
 }

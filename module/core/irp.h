@@ -33,12 +33,19 @@ struct Irp;
 /* A layer's completion callback; runs when the packet completes. */
 using FrameFn = void (*)(Irp &irp, void *ctx);
 
+/*
+ * Where a retry runs: the packet's work item (a kernel worker, which may
+ * block), or the submitter's thread waiting in enter, to which a poll wakeup
+ * hands it (which must not block).
+ */
+enum class WorkCtx : u8 { Worker, Enter };
+
 /* What an armed packet offers to the other parties. */
 struct AsyncOps {
 	/* Stop pending work (the canceller then completes); any context. */
 	void (*cancel)(Irp &irp);
-	/* The packet's work item ran (process context): retry or finish. */
-	void (*work)(Irp &irp);
+	/* Woken (process context): retry or finish. */
+	void (*work)(Irp &irp, WorkCtx ctx);
 };
 
 struct Frame {
@@ -69,6 +76,7 @@ struct Irp {
 	kapi_io *io;		/* kernel companion: hrtimer, work item, pins, poll entries */
 	Irp *chain_next;	/* linked successor, dispatched after our CQE */
 	Irp *free_next;		/* pool and deferred lists */
+	Irp *ready_next;	/* the ring's list of woken packets */
 	u64 result;
 	s32 err;
 	u16 index;		/* position in the pool */
@@ -78,6 +86,7 @@ struct Irp {
 	bool finish_in_task;	/* an op frame must not run in interrupt context */
 	Atomic<u8> issuing;	/* 1 while the dispatcher issues, 2: completed meanwhile */
 	Atomic<u8> finish_queued; /* the work item is to finish the packet */
+	Atomic<u8> on_ready;	/* on the ring's ready list; outlives a reuse */
 	Atomic<uptr> slot;
 	Frame frames[kMaxFrames];
 	IoState ios;
@@ -97,8 +106,8 @@ struct Irp {
 	bool cancel(s32 why, bool from_timer);
 	/* Mark a not yet issued packet cancelled; its dispatch completes it. */
 	void precancel(s32 why);
-	/* The packet's work item ran (kernel worker, process context). */
-	void work();
+	/* Woken: the work item ran, or the waiting enter took the wakeup. */
+	void work(WorkCtx ctx);
 };
 
 /*

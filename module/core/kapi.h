@@ -52,7 +52,9 @@ void kapi_wake(struct kapi_waitq *w);
  *   pw_timer_fired(arg)  hrtimer expiry, hard interrupt context
  *   pw_io_work(arg)      the work item, process context (kernel worker,
  *                        running with the credentials of the ring's creator)
- * A poll wakeup only queues the work item. kapi_ios_destroy() cancels timers
+ *   pw_poll_wake(arg)    a poll wakeup, atomic (the wait queue's lock held):
+ *                        queues the work item or hands the retry to enter
+ * kapi_ios_destroy() cancels timers
  * and work items of the first `used` companions (the others were never
  * touched) and waits for callbacks still running.
  */
@@ -63,6 +65,7 @@ struct kapi_io *kapi_io_at(struct kapi_ios *ios, unsigned int i);
 void kapi_io_init(struct kapi_io *io);
 void pw_timer_fired(void *arg);
 void pw_io_work(void *arg);
+void pw_poll_wake(void *arg);
 
 /*
  * Interruptible blocking. A work item brackets a blocking call with
@@ -118,7 +121,7 @@ long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
 
 /*
  * Poll: kapi_poll_arm() adds io's wait entries to the file's wait queues
- * (wakeups with any of `events`, or none said, queue the work item) and
+ * (wakeups with any of `events`, or none said, call pw_poll_wake()) and
  * returns the current mask; kapi_poll_mask() only returns it.
  */
 unsigned int kapi_poll_arm(struct kapi_io *io, struct file *f, unsigned int events);

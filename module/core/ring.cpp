@@ -62,6 +62,7 @@ Result<Ring *> Ring::create(kapi_file *file, const pwring_setup_args &args, u32 
 
 s32 Ring::init(kapi_file *file, const pwring_setup_args &args, u32 id, pwring_ring_info *info)
 {
+	ready_.store_relaxed(ready_closed());
 	sentries_ = u32(args.sentries);
 	smask_ = sentries_ - 1;
 	centries_ = u32(args.centries);
@@ -133,6 +134,22 @@ bool Ring::admit() const
 	return admitted_ - shared_load_acquire(&ctrl_->chead) < centries_;
 }
 
+/* Open while enter waits; closing runs what came in meanwhile. */
+class Ring::ReadyWindow {
+public:
+	explicit ReadyWindow(Ring &r) : r_(r) { r_.ready_.store_release(nullptr); }
+	~ReadyWindow()
+	{
+		r_.run_ready(ready_closed());
+		r_.drain_deferred();
+	}
+	ReadyWindow(const ReadyWindow &) = delete;
+	ReadyWindow &operator=(const ReadyWindow &) = delete;
+
+private:
+	Ring &r_;
+};
+
 Result<u32> Ring::enter(u64 amount, u64 wait)
 {
 	drain_deferred();
@@ -182,12 +199,17 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	if (wait > reachable)	/* nothing could ever satisfy it */
 		return consumed ? Result<u32>(consumed) : Result<u32>::error(err::EBUSY);
 	WaitArgs w{this, wait};
-	for (;;) {
-		/* Never restarted once it consumed: a restart would submit again. */
-		if (const int r = kapi_wait_interruptible(waitq_, wait_cond, &w))
-			return consumed ? Result<u32>(consumed) : Result<u32>::error(-r);
-		if (!drain_deferred())
-			break;
+	{
+		ReadyWindow window(*this);
+		for (;;) {
+			const int r = kapi_wait_interruptible(waitq_, wait_cond, &w);
+			const bool ran = run_ready(nullptr) | drain_deferred();
+			/* Never restarted once it consumed: a restart would submit again. */
+			if (r)
+				return consumed ? Result<u32>(consumed) : Result<u32>::error(-r);
+			if (!ran)
+				break;
+		}
 	}
 	/*
 	 * The condition reads our own CQ tail, which a completer stores just
@@ -200,12 +222,73 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	return consumed;
 }
 
-/* Also wakes for deferred successors: the waiter dispatches them. */
+/* Also wakes for deferred successors and woken packets: the waiter runs them. */
 int Ring::wait_cond(void *arg)
 {
 	const auto *w = static_cast<const WaitArgs *>(arg);
-	return w->ring->unreaped() >= w->wait || w->ring->deferred_.load_acquire();
+	return w->ring->unreaped() >= w->wait || w->ring->deferred_.load_acquire() ||
+	       w->ring->has_ready();
 }
+
+/*
+ * A poll wakeup while a thread waits in enter goes to that thread, as
+ * io_uring runs it as task work: the retry then costs one wakeup instead of
+ * a worker's and then the waiter's. The list is open (not ready_closed())
+ * only while a thread waits; enter closes it before it returns and runs
+ * what it finds, so nothing is ever left on a closed list. A packet is
+ * listed once (on_ready) however often it is woken before the waiter runs.
+ */
+void Ring::poll_woken(Irp &irp)
+{
+	Irp *head = ready_.load_acquire();
+	if (head != ready_closed()) {
+		if (irp.on_ready.exchange(1))
+			return;	/* listed already: the waiter runs it after this wakeup */
+		do {
+			if (head == ready_closed()) {
+				irp.on_ready.store_release(0);
+				break;
+			}
+			irp.ready_next = head;
+		} while (!ready_.cas(head, &irp));
+		if (head != ready_closed()) {
+			kapi_wake(waitq_);
+			return;
+		}
+	}
+	kapi_queue_work(irp.io);
+}
+
+bool Ring::has_ready() const
+{
+	Irp *head = ready_.load_acquire();
+	return head && head != ready_closed();
+}
+
+/* Takes the list, leaving `then` (empty, or closed), and runs it in wakeup order. */
+bool Ring::run_ready(Irp *then)
+{
+	Irp *list = ready_.exchange(then);
+	if (!list)
+		return false;
+	Irp *fifo = nullptr;
+	while (list) {
+		Irp *next = list->ready_next;
+		list->ready_next = fifo;
+		fifo = list;
+		list = next;
+	}
+	while (fifo) {
+		Irp *irp = fifo;
+		fifo = irp->ready_next;
+		/* Cleared first: a wakeup from here on lists it again. */
+		irp->on_ready.store_release(0);
+		irp->work(WorkCtx::Enter);
+	}
+	flush_batch();
+	return true;
+}
+
 
 int Ring::idle_cond(void *arg)
 {
@@ -274,11 +357,15 @@ bool Ring::drain_deferred()
 	return true;
 }
 
-void Ring::complete_async(Irp &irp)
+void Ring::complete_async(Irp &irp, WorkCtx from)
 {
 	u8 issuing = 1;
 	if (irp.issuing.cas(issuing, 2))
 		return;	/* its dispatcher is still issuing: it will finish */
+	if (from == WorkCtx::Enter) {
+		run(finish(irp, Ctx::Task), Ctx::Task);
+		return;
+	}
 	if (irp.finish_in_task && kapi_in_atomic()) {
 		irp.finish_queued.store_release(1);
 		kapi_queue_work(irp.io);
@@ -362,7 +449,8 @@ Irp *Ring::finish(Irp &irp, Ctx ctx)
 
 	if (ctx == Ctx::Task) {
 		/*
-		 * In the submitter's own enter (or in close): the packet goes
+		 * In the submitter's own enter (also running a wakeup it took
+		 * while waiting), or in close: the packet goes
 		 * straight back to the allocating side, and its CQE joins the
 		 * batch that enter posts under one lock before it returns or
 		 * waits. Nobody else can be waiting on this ring meanwhile.

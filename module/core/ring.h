@@ -24,10 +24,15 @@ public:
 	/* Every admitted packet has posted its CQE (enter is not running). */
 	bool idle() const { return cq_tail_.load_acquire() == admitted_; }
 
-	/* Completion side, any context: the packet's owner completes it. */
-	void complete_async(Irp &irp);
+	/*
+	 * Completion side, any context: the packet's owner completes it. From
+	 * the waiting enter (WorkCtx::Enter) it finishes as enter's own.
+	 */
+	void complete_async(Irp &irp, WorkCtx from = WorkCtx::Worker);
 	/* From the packet's work item, when completion had to leave interrupt context. */
 	void finish_deferred(Irp &irp);
+	/* A poll wakeup (atomic context): to the thread waiting in enter, or a worker. */
+	void poll_woken(Irp &irp);
 
 	IrpPool &pool() { return pool_; }
 
@@ -46,6 +51,10 @@ private:
 	Irp *dispatch(Irp &irp, Ctx ctx);
 	void defer(Irp &irp);
 	bool drain_deferred();
+	static Irp *ready_closed() { return reinterpret_cast<Irp *>(uptr(1)); }
+	bool has_ready() const;
+	bool run_ready(Irp *then);
+	class ReadyWindow;
 	void load_registers(Irp &irp) const;
 	Irp *finish(Irp &irp, Ctx ctx);
 	Irp *retire(Irp &irp, bool in_enter);
@@ -73,6 +82,11 @@ private:
 	Atomic<bool> dying_;
 	/* Linked successors that need the submitter's context (see defer()). */
 	Atomic<Irp *> deferred_;
+	/*
+	 * Packets whose poll wakeup the thread waiting in enter takes, instead
+	 * of a worker; ready_closed() while nobody waits (see poll_woken()).
+	 */
+	Atomic<Irp *> ready_;
 
 	/*
 	 * CQEs of packets completed inside the submitter's own enter, posted

@@ -440,7 +440,7 @@ static int kapi_poll_wake(struct wait_queue_entry *wait, unsigned int mode, int 
 		list_del_init(&wait->entry);
 		smp_store_release(&pe->head, NULL);
 	}
-	queue_work(pwring_wq, &pe->io->work);
+	pw_poll_wake(pe->io->arg);
 	return 1;
 }
 

@@ -837,7 +837,11 @@ void wake_head(WaitHead &h, unsigned key)
 				continue;
 			}
 			g_counts.wakeups++;
-			queue_work(pe->io);
+			/* Fake self-tests redirect the callbacks: their companions have no packet. */
+			if (g_work_cb.load())
+				queue_work(pe->io);
+			else
+				pw_poll_wake(pe->io->arg);
 		}
 	}
 	t_wake--;

@@ -49,11 +49,15 @@ constexpr u32 kCountFromR2 = regs(kNone, kNone, kNone, 2);
 /*
  * READ A (empty pipe) saves its count into r2, linked to READ B whose count
  * is loaded from r2. A thread waits in enter for both. The worker completes
- * A; B is deferred and the waiting thread, woken, dispatches it with the
- * count A saved.
+ * A (its pipe cannot be tried without blocking, so the waiter hands the
+ * wakeup on); B is deferred and the waiting thread, woken, dispatches it
+ * with the count A saved.
  */
 TEST_F(Deferred, SuccessorOfWorkerCompletionIsDispatchedByTheWaitingEnter)
 {
+	fake::close(a_[0]);
+	fake::close(a_[1]);
+	fake::pipe(a_, fake::PipeOpts{65536, false});
 	URing r = ring(4, 4);
 	const std::string bdata = pattern(100);
 	ASSERT_EQ(fake::write(b_[1], bdata), 100);
@@ -68,6 +72,8 @@ TEST_F(Deferred, SuccessorOfWorkerCompletionIsDispatchedByTheWaitingEnter)
 	ASSERT_TRUE(fake::wait_for_sleepers(1));
 	EXPECT_TRUE(fgets_of(b_[0]).empty());	/* B waits for A */
 	ASSERT_EQ(fake::write(a_[1], "12345"), 5);
+	/* The waiter takes the wakeup and hands it to the worker. */
+	ASSERT_TRUE(eventually([] { return fake::work_pending() == 1; }));
 	EXPECT_EQ(fake::run_work(), 1);		/* A completes in the "worker": this thread */
 	EXPECT_EQ(waiter.join(), 2);
 	ASSERT_EQ(r.ctail(), 2u);

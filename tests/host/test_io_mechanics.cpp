@@ -284,8 +284,9 @@ TEST_F(BlockedWorker, CloseBreaksTheBlockingRead)
 		return 0L;
 	});
 	const bool closed = eventually([&] { return closer.done(); }, 2000);
-	if (!closed)
+	if (!closed) {
 		ASSERT_EQ(fake::write(q_[1], "!"), 1);	/* unblock it, to fail rather than hang */
+	}
 	closer.join();
 	EXPECT_TRUE(closed) << "close hangs on a worker blocked in a read nothing will satisfy";
 	ASSERT_EQ(r.ctail(), 1u);

@@ -8,6 +8,7 @@
  */
 #include "harness.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 using namespace ht;
@@ -84,6 +85,114 @@ TEST_F(Rw, ReadOnEmptyPipeWaitsForAWriter)
 	EXPECT_EQ(k.fput_ctx[int(fake::Ctx::Work)], 1);
 	EXPECT_EQ(k.mdl_release_ctx[int(fake::Ctx::Work)], 1);
 	expect_io_released();
+	EXPECT_EQ(teardown(0), 0);
+}
+
+/*
+ * With a thread waiting in enter, the wakeup goes to that thread, which
+ * reads the pipe itself: no worker, one wakeup (io_uring's task work).
+ * Finishing there is fine: it is process context.
+ */
+TEST_F(Rw, WaitingEnterTakesTheWakeupItself)
+{
+	URing r = ring(4, 4);
+	make_pipe();
+	char buf[16] = {};
+	r.push(read_sqe(1, p_[0], buf, sizeof(buf)));
+	ASSERT_EQ(enter(0, 1, 0), 1);
+	std::atomic<std::thread::id> waiter_tid{};
+	Async waiter([&] {
+		waiter_tid = std::this_thread::get_id();
+		return enter(0, 0, 1);
+	});
+	ASSERT_TRUE(fake::wait_for_sleepers(1));
+	ASSERT_EQ(fake::write(p_[1], "abc"), 3);
+	EXPECT_EQ(waiter.join(), 0);
+	EXPECT_EQ(fake::work_queued(), 0);	/* no worker involved */
+	ASSERT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(r.cqe_at(0).error, 0);
+	EXPECT_EQ(r.cqe_at(0).result, 3u);
+	EXPECT_EQ(str(buf, 3), "abc");
+	const fake::IoCounts k = fake::io_counts();
+	EXPECT_EQ(k.fput_ctx[int(fake::Ctx::Task)], 1);
+	expect_io_released();
+	EXPECT_EQ(teardown(0), 0);
+}
+
+/* A file that cannot be tried without blocking: the waiter hands it to a worker. */
+TEST_F(Rw, WaitingEnterLeavesABlockingRetryToTheWorker)
+{
+	URing r = ring(4, 4);
+	int q[2];
+	fake::pipe(q, fake::PipeOpts{64, false});
+	char buf[16] = {};
+	r.push(read_sqe(1, q[0], buf, sizeof(buf)));
+	ASSERT_EQ(enter(0, 1, 0), 1);
+	Async waiter([&] { return enter(0, 0, 1); });
+	ASSERT_TRUE(fake::wait_for_sleepers(1));
+	ASSERT_EQ(fake::write(q[1], "abc"), 3);
+	ASSERT_TRUE(eventually([] { return fake::work_pending() == 1; }));
+	EXPECT_EQ(fake::io_counts().rw_blocking, 0);	/* the waiter did not read */
+	EXPECT_EQ(r.ctail(), 0u);
+	EXPECT_EQ(fake::run_work(), 1);
+	EXPECT_EQ(waiter.join(), 0);
+	ASSERT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(r.cqe_at(0).result, 3u);
+	EXPECT_EQ(str(buf, 3), "abc");
+	EXPECT_EQ(fake::io_counts().rw_blocking, 1);
+	EXPECT_EQ(teardown(0), 0);
+}
+
+/*
+ * Wakeups racing the waiter's return: two READs stay in flight while the
+ * submitter waits for one at a time, so wakeups land while the waiter runs
+ * the list, while it closes it, and after. Whoever takes each one (the
+ * waiter or a worker), every number written is read exactly once.
+ */
+TEST_F(Rw, WakeupsRacingTheWaitersReturnLoseNothing)
+{
+	fake::set_work_mode(fake::WorkMode::Threaded, 2);
+	URing r = ring(4, 4);
+	make_pipe();
+	constexpr u32 kReads = 600;
+	std::atomic<u32> written{0};
+	std::atomic<bool> stop{false};
+	std::thread writer([&] {
+		for (u32 i = 0; !stop.load(); i++) {
+			const std::string rec(reinterpret_cast<const char *>(&i), 4);
+			if (fake::write(p_[1], rec) == 4)
+				written++;
+			std::this_thread::sleep_for(std::chrono::microseconds(i % 7 * 20));
+		}
+	});
+	std::vector<u32> bufs(kReads), got;
+	u32 next = 0, inflight = 0;
+	while (next < kReads || inflight) {
+		u32 add = 0;
+		for (; inflight + add < 2 && next < kReads; add++, next++)
+			r.push(read_sqe(next, p_[0], &bufs[next], 4));
+		ASSERT_EQ(enter(0, add, 1), long(add));
+		inflight += add;
+		for (const pwring_cqe &c : r.drain()) {
+			ASSERT_EQ(c.error, 0);
+			ASSERT_EQ(c.result, 4u);
+			got.push_back(bufs[c.data]);
+			inflight--;
+		}
+	}
+	stop = true;
+	writer.join();
+	const std::string rest = fake::contents(p_[0]);
+	ASSERT_EQ(rest.size() % 4, 0u);
+	for (size_t i = 0; i < rest.size(); i += 4) {
+		u32 v;
+		std::memcpy(&v, rest.data() + i, 4);
+		got.push_back(v);
+	}
+	std::sort(got.begin(), got.end());
+	ASSERT_EQ(got.size(), size_t(written.load()));
+	for (u32 i = 0; i < got.size(); i++)
+		ASSERT_EQ(got[i], i);
 	EXPECT_EQ(teardown(0), 0);
 }
 

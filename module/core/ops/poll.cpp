@@ -13,7 +13,7 @@ namespace pw {
 namespace {
 
 void poll_cancel(Irp &) {}	/* the frame removes the wait entries */
-void poll_work(Irp &irp);
+void poll_work(Irp &irp, WorkCtx ctx);
 constexpr AsyncOps kPollAsync = {poll_cancel, poll_work};
 
 constexpr u32 to_kernel(u64 events)
@@ -58,7 +58,8 @@ Issue ready(Irp &irp, u32 mask)
 	return Issue::Done;
 }
 
-void poll_work(Irp &irp)
+/* Rechecks the mask: never blocks, so it may run in the waiting enter too. */
+void poll_work(Irp &irp, WorkCtx ctx)
 {
 	if (!irp.claim(&kPollAsync))
 		return;
@@ -71,7 +72,7 @@ void poll_work(Irp &irp)
 			return;	/* a wakeup for someone else's event */
 		irp.err = e;
 	}
-	irp.ring->complete_async(irp);
+	irp.ring->complete_async(irp, ctx);
 }
 
 } // namespace

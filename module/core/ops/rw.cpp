@@ -22,7 +22,7 @@ namespace {
 constexpr u64 kMaxRwCount = 0x7ffff000;	/* MAX_RW_COUNT: read(2) clamps to it */
 
 void rw_cancel(Irp &) {}	/* the frame undoes everything */
-void rw_work(Irp &irp);
+void rw_work(Irp &irp, WorkCtx ctx);
 constexpr AsyncOps kRwAsync = {rw_cancel, rw_work};
 
 void rw_release(Irp &irp, void *)
@@ -140,28 +140,39 @@ Issue rw_issue(Irp &irp, bool write)
 	return Issue::Queued;
 }
 
-void rw_work(Irp &irp)
+/*
+ * Back to waiting after a claim: for the next wakeup, or (`now`) for the
+ * work item at once. A cancellation that came meanwhile completes it.
+ */
+void rearm(Irp &irp, WorkCtx ctx, bool now)
+{
+	const s32 e = irp.unclaim(&kRwAsync);
+	if (!e) {
+		if (now)
+			kapi_queue_work(irp.io);
+		return;
+	}
+	irp.err = e;
+	irp.result = 0;
+	irp.ring->complete_async(irp, ctx);
+}
+
+void rw_work(Irp &irp, WorkCtx ctx)
 {
 	if (!irp.claim(&kRwAsync))
 		return;	/* cancelled, or not ours any more */
 	IoState &s = irp.ios;
+	/* The submitter waiting in enter must not block: that is a worker's job. */
+	if (ctx == WorkCtx::Enter && !(s.pollable && can_try(s)))
+		return rearm(irp, ctx, true);
 	const s64 r = retry(irp);
 	/* Workers get no signals: EINTR is a cancellation's, or a stale one's. */
-	const bool interrupted = r == -err::EINTR;
-	if (interrupted || r == -err::EAGAIN || write_continues(s, r)) {
-		const s32 e = irp.unclaim(&kRwAsync);
-		if (!e) {
-			/* Armed again: the next wakeup retries, or we do at once. */
-			if (interrupted)
-				kapi_queue_work(irp.io);
-			return;
-		}
-		irp.err = e;
-		irp.result = 0;
-	} else {
-		done(irp, total(s, r));
-	}
-	irp.ring->complete_async(irp);
+	if (r == -err::EINTR)
+		return rearm(irp, ctx, true);
+	if (r == -err::EAGAIN || write_continues(s, r))
+		return rearm(irp, ctx, false);
+	done(irp, total(s, r));
+	irp.ring->complete_async(irp, ctx);
 }
 
 } // namespace
