@@ -17,6 +17,9 @@ namespace {
 
 constexpr u64 kPageSize = 4096;
 constexpr u32 kLinkFlags = PWRING_LINK | PWRING_HARDLINK;
+/* The five load specifiers, all REG_NONE. */
+constexpr u32 kLoadSpecs = PWRING_NO_REGS & ~(PWRING_REG_MASK << PWRING_SAVE);
+static_assert(kLoadSpecs == 0x7fff, "five 3-bit load specifiers from bit 0");
 /* Larger SQs cannot fit below PWRING_MAX_PAGES; checked before any product. */
 constexpr u64 kMaxSentries = u64(PWRING_MAX_PAGES) * kPageSize / sizeof(pwring_sqe);
 
@@ -310,7 +313,9 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 		defer(irp);
 		return nullptr;
 	}
-	load_registers(irp);
+	/* Most SQEs load nothing: one test instead of five. */
+	if ((irp.sqe.flags & kLoadSpecs) != kLoadSpecs)
+		load_registers(irp);
 	s32 e = 0;
 	if (irp.sqe.flags & PWRING_FLAGS_RESERVED)
 		e = err::EINVAL;
@@ -318,6 +323,8 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 		e = err::EINVAL;
 	else if (dying_.load_relaxed())
 		e = err::ECANCELED;
+	else if (op->timeout_only && irp.sqe.timeout == 0)
+		e = err::ETIMEDOUT;	/* would expire at once: do not issue */
 	if (e) {
 		irp.err = e;
 		return finish(irp, ctx);

@@ -48,7 +48,8 @@ private:
 	bool drain_deferred();
 	void load_registers(Irp &irp) const;
 	Irp *finish(Irp &irp, Ctx ctx);
-	Irp *retire(Irp &irp, bool in_enter);
+	/* Inlined into finish(): specialised for each context, one call less per request. */
+	[[gnu::always_inline]] inline Irp *retire(Irp &irp, bool in_enter);
 	void post(bool batched, u32 op, u64 data, s32 err, u64 result);
 	void post_locked(u32 op, u64 data, s32 err, u64 result);
 	void post_batched(u32 op, u64 data, s32 err, u64 result);
