@@ -125,9 +125,10 @@ void Ring::destroy(bool unmap_user)
 	kapi_free(this);
 }
 
+/* CQEs the user can see and has not reaped. */
 u32 Ring::unreaped() const
 {
-	return cq_tail_.load_acquire() - shared_load_acquire(&ctrl_->chead);
+	return cq_published_.load_acquire() - shared_load_acquire(&ctrl_->chead);
 }
 
 /* A CQE slot is guaranteed for every packet in flight. */
@@ -184,21 +185,20 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	const u32 reachable = admitted_ - shared_load_acquire(&ctrl_->chead);
 	if (wait > reachable)	/* nothing could ever satisfy it */
 		return consumed ? Result<u32>(consumed) : Result<u32>::error(err::EBUSY);
+	/*
+	 * The condition counts only CQEs whose ctail is out, so those we waited
+	 * for are visible when we return. It often holds already (the batch's
+	 * own completions): then the wait queue is not even looked at.
+	 */
 	WaitArgs w{this, wait};
 	for (;;) {
 		/* Never restarted once it consumed: a restart would submit again. */
-		if (const int r = kapi_wait_interruptible(waitq_, wait_cond, &w))
-			return consumed ? Result<u32>(consumed) : Result<u32>::error(-r);
+		if (!wait_cond(&w)) {
+			if (const int r = kapi_wait_interruptible(waitq_, wait_cond, &w))
+				return consumed ? Result<u32>(consumed) : Result<u32>::error(-r);
+		}
 		if (!drain_deferred())
 			break;
-	}
-	/*
-	 * The condition reads our own CQ tail, which a completer stores just
-	 * before the shared ctail: let it finish, so the CQEs we waited for are
-	 * visible when we return.
-	 */
-	{
-		IrqLockGuard g(cq_lock_);
 	}
 	return consumed;
 }
@@ -258,6 +258,8 @@ void Ring::defer(Irp &irp)
 
 bool Ring::drain_deferred()
 {
+	if (!deferred_.load_relaxed())	/* the usual case: no locked exchange */
+		return false;
 	Irp *list = deferred_.exchange(nullptr);
 	if (!list)
 		return false;
@@ -342,17 +344,35 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 	return finish(irp, ctx);
 }
 
-void Ring::post_locked(u32 op, u64 data, s32 e, u64 result)
+/* Fills CQ position `pos`; the user sees it once published. */
+void Ring::write_cqe(u32 pos, u32 op, u64 data, s32 e, u64 result)
 {
-	const u32 tail = cq_tail_.load_relaxed();
-	pwring_cqe *cqe = &cq_[tail & cmask_];
+	pwring_cqe *cqe = &cq_[pos & cmask_];
 	cqe->op = op;
 	cqe->error = e;
 	cqe->data = data;
 	cqe->result = result;
 	cqe->_padding = 0;
-	cq_tail_.store_release(tail + 1);
-	shared_store_release(&ctrl_->ctail, tail + 1);
+}
+
+/*
+ * Makes the CQEs before `tail` visible. The order matters: once the user
+ * sees ctail, idle() counts the CQE (teardown must not fail EBUSY for a
+ * request the user has reaped); once a waiter sees cq_published_, ctail is
+ * out (the wait returns with its CQEs visible).
+ */
+void Ring::publish(u32 tail)
+{
+	cq_tail_.store_release(tail);
+	shared_store_release(&ctrl_->ctail, tail);
+	cq_published_.store_release(tail);
+}
+
+void Ring::post_locked(u32 op, u64 data, s32 e, u64 result)
+{
+	const u32 tail = cq_tail_.load_relaxed();
+	write_cqe(tail, op, data, e, result);
+	publish(tail + 1);
 }
 
 /*
@@ -371,8 +391,9 @@ Irp *Ring::finish(Irp &irp, Ctx ctx)
 		/*
 		 * In the submitter's own enter (or in close): the packet goes
 		 * straight back to the allocating side, and its CQE joins the
-		 * batch that enter posts under one lock before it returns or
-		 * waits. Nobody else can be waiting on this ring meanwhile.
+		 * batch that enter posts (under one lock at most) before it
+		 * returns or waits. Nobody else can be waiting on this ring
+		 * meanwhile.
 		 */
 		Irp *next = retire(irp, true);
 		/* A successor is dispatched only after its predecessor's CQE is out. */
@@ -433,13 +454,32 @@ void Ring::post_batched(u32 op, u64 data, s32 e, u64 result)
 	batch_[batch_n_++] = PendingCqe{op, e, data, result};
 }
 
+/*
+ * Posts enter's batch. The completion lock keeps out completers of other
+ * packets (timers, workers). When every admitted packet but those of the
+ * batch has published its CQE, there is none: nothing else is in flight,
+ * and nothing new can be admitted while enter (or close) runs here. The
+ * acquire pairs with the last store of publish(), after which a completer
+ * never touches the CQ again.
+ */
 void Ring::flush_batch()
 {
 	if (!batch_n_)
 		return;
+	if (cq_published_.load_acquire() + batch_n_ == admitted_) {
+		post_batch();
+		return;
+	}
 	IrqLockGuard g(cq_lock_);
+	post_batch();
+}
+
+void Ring::post_batch()
+{
+	const u32 tail = cq_tail_.load_relaxed();
 	for (u32 i = 0; i < batch_n_; i++)
-		post_locked(batch_[i].op, batch_[i].data, batch_[i].err, batch_[i].result);
+		write_cqe(tail + i, batch_[i].op, batch_[i].data, batch_[i].err, batch_[i].result);
+	publish(tail + batch_n_);
 	batch_n_ = 0;
 }
 

@@ -51,9 +51,12 @@ private:
 	/* Inlined into finish(): specialised for each context, one call less per request. */
 	[[gnu::always_inline]] inline Irp *retire(Irp &irp, bool in_enter);
 	void post(bool batched, u32 op, u64 data, s32 err, u64 result);
+	void write_cqe(u32 pos, u32 op, u64 data, s32 err, u64 result);
+	void publish(u32 tail);
 	void post_locked(u32 op, u64 data, s32 err, u64 result);
 	void post_batched(u32 op, u64 data, s32 err, u64 result);
 	void flush_batch();
+	void post_batch();
 
 	/* Shared pages (kernel mapping) and their geometry. */
 	pwring_ctrl *ctrl_ = nullptr;
@@ -64,7 +67,8 @@ private:
 
 	/* Our own copies of the indices we own; the shared ones are only written. */
 	u32 sq_head_ = 0;		/* enter only */
-	Atomic<u32> cq_tail_;		/* under cq_lock_ */
+	Atomic<u32> cq_tail_;		/* CQEs written; under cq_lock_ (see flush_batch) */
+	Atomic<u32> cq_published_;	/* CQEs whose ctail is out (see publish) */
 	/*
 	 * Packets ever admitted (enter only). Each one posts exactly one CQE,
 	 * so admitted_ - chead counts in-flight and unreaped together, with no
@@ -77,7 +81,8 @@ private:
 
 	/*
 	 * CQEs of packets completed inside the submitter's own enter, posted
-	 * together under one lock acquisition (enter or close only).
+	 * together under one lock acquisition, or none when nothing else is in
+	 * flight (enter or close only).
 	 */
 	struct PendingCqe {
 		u32 op;
