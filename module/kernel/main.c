@@ -58,6 +58,19 @@ static int pwring_copy_args(void *dst, size_t ksize, size_t min,
 	return copy_struct_from_user(dst, ksize, src, usize);
 }
 
+/* ENTER_PACKED: the arguments are the ioctl's argument (see the uapi header). */
+static long pwring_enter_packed(struct kapi_file *kf, unsigned long arg)
+{
+	const struct pwring_enter_args a = {
+		.size = sizeof(a),
+		.id = arg & PWRING_ENTER_ID_MASK,
+		.amount = (arg >> PWRING_ENTER_AMOUNT_SHIFT) & PWRING_ENTER_AMOUNT_MAX,
+		.wait = arg >> PWRING_ENTER_WAIT_SHIFT,
+	};
+
+	return pwring_core_enter(kf->table, &a);
+}
+
 static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kapi_file *kf = file->private_data;
@@ -73,6 +86,8 @@ static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -ENOTTY;
 
 	switch (_IOC_NR(cmd)) {
+	case PWRING_IOC_NR_ENTER_PACKED:
+		return pwring_enter_packed(kf, arg);
 	case PWRING_IOC_NR_ENTER:
 		ret = pwring_copy_args(&a.enter, sizeof(a.enter),
 				       PWRING_ENTER_ARGS_SIZE_VER0, uarg);
@@ -90,6 +105,20 @@ static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
+#ifdef CONFIG_COMPAT
+/* A 32-bit argument cannot hold the packed ENTER: such callers use the struct. */
+static long pwring_compat_ioctl(struct file *file, unsigned int cmd,
+				unsigned long arg)
+{
+	if (_IOC_TYPE(cmd) == PWRING_IOC_MAGIC &&
+	    _IOC_NR(cmd) == PWRING_IOC_NR_ENTER_PACKED)
+		return -ENOTTY;
+	return compat_ptr_ioctl(file, cmd, arg);
+}
+#else
+#define pwring_compat_ioctl NULL
+#endif
+
 static int pwring_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	return pwring_mmap_ring(file->private_data, vma);
@@ -100,7 +129,7 @@ static const struct file_operations pwring_fops = {
 	.open		= pwring_open,
 	.release	= pwring_release,
 	.unlocked_ioctl	= pwring_ioctl,
-	.compat_ioctl	= compat_ptr_ioctl,
+	.compat_ioctl	= pwring_compat_ioctl,
 	.mmap		= pwring_mmap,
 };
 
