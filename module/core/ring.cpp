@@ -125,12 +125,6 @@ void Ring::destroy(bool unmap_user)
 	kapi_free(this);
 }
 
-/* CQEs the user can see and has not reaped. */
-u32 Ring::unreaped() const
-{
-	return cq_published_.load_acquire() - shared_load_acquire(&ctrl_->chead);
-}
-
 /* A CQE slot is guaranteed for every packet in flight. */
 bool Ring::admit() const
 {
@@ -193,7 +187,7 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	WaitArgs w{this, wait};
 	for (;;) {
 		/* Never restarted once it consumed: a restart would submit again. */
-		if (!wait_cond(&w)) {
+		if (!wait_over(wait)) {
 			if (const int r = kapi_wait_interruptible(waitq_, wait_cond, &w))
 				return consumed ? Result<u32>(consumed) : Result<u32>::error(-r);
 		}
@@ -207,7 +201,7 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 int Ring::wait_cond(void *arg)
 {
 	const auto *w = static_cast<const WaitArgs *>(arg);
-	return w->ring->unreaped() >= w->wait || w->ring->deferred_.load_acquire();
+	return w->ring->wait_over(w->wait);
 }
 
 int Ring::idle_cond(void *arg)
@@ -256,10 +250,8 @@ void Ring::defer(Irp &irp)
 	kapi_wake(waitq_);
 }
 
-bool Ring::drain_deferred()
+bool Ring::dispatch_deferred()
 {
-	if (!deferred_.load_relaxed())	/* the usual case: no locked exchange */
-		return false;
 	Irp *list = deferred_.exchange(nullptr);
 	if (!list)
 		return false;

@@ -36,7 +36,16 @@ private:
 	s32 init(kapi_file *file, const pwring_setup_args &args, u32 id, pwring_ring_info *info);
 
 	bool admit() const;
-	u32 unreaped() const;
+	/* CQEs the user can see and has not reaped. */
+	u32 unreaped() const
+	{
+		return cq_published_.load_acquire() - shared_load_acquire(&ctrl_->chead);
+	}
+	/* Also over when there are deferred successors: the waiter dispatches them. */
+	bool wait_over(u64 wait) const
+	{
+		return unreaped() >= wait || deferred_.load_acquire();
+	}
 	static int wait_cond(void *arg);
 	static int idle_cond(void *arg);
 
@@ -45,7 +54,13 @@ private:
 	void run(Irp *irp, Ctx ctx);
 	Irp *dispatch(Irp &irp, Ctx ctx);
 	void defer(Irp &irp);
-	bool drain_deferred();
+	/* Dispatches the deferred successors; false when there were none. */
+	bool drain_deferred()
+	{
+		/* The usual case, inline and without a locked exchange. */
+		return deferred_.load_relaxed() && dispatch_deferred();
+	}
+	bool dispatch_deferred();
 	void load_registers(Irp &irp) const;
 	Irp *finish(Irp &irp, Ctx ctx);
 	/* Inlined into finish(): specialised for each context, one call less per request. */

@@ -71,10 +71,10 @@ static long pwring_enter_packed(struct kapi_file *kf, unsigned long arg)
 	return pwring_core_enter(kf->table, &a);
 }
 
-static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+/* The commands whose argument is a struct in user memory. */
+static long pwring_ioctl_struct(struct kapi_file *kf, unsigned int nr,
+				void __user *uarg)
 {
-	struct kapi_file *kf = file->private_data;
-	void __user *uarg = (void __user *)arg;
 	union {
 		struct pwring_setup_args setup;
 		struct pwring_enter_args enter;
@@ -82,12 +82,7 @@ static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	} a;
 	int ret;
 
-	if (_IOC_TYPE(cmd) != PWRING_IOC_MAGIC)
-		return -ENOTTY;
-
-	switch (_IOC_NR(cmd)) {
-	case PWRING_IOC_NR_ENTER_PACKED:
-		return pwring_enter_packed(kf, arg);
+	switch (nr) {
 	case PWRING_IOC_NR_ENTER:
 		ret = pwring_copy_args(&a.enter, sizeof(a.enter),
 				       PWRING_ENTER_ARGS_SIZE_VER0, uarg);
@@ -103,6 +98,18 @@ static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	default:
 		return -ENOTTY;
 	}
+}
+
+static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kapi_file *kf = file->private_data;
+
+	if (_IOC_TYPE(cmd) != PWRING_IOC_MAGIC)
+		return -ENOTTY;
+	/* The hot command first, without the struct path's stack union. */
+	if (_IOC_NR(cmd) == PWRING_IOC_NR_ENTER_PACKED)
+		return pwring_enter_packed(kf, arg);
+	return pwring_ioctl_struct(kf, _IOC_NR(cmd), (void __user *)arg);
 }
 
 #ifdef CONFIG_COMPAT
