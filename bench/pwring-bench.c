@@ -1008,11 +1008,13 @@ static void measure_memory(void)
  * "raw" pwring rows call the ioctl directly on a /dev/pwring file of our own
  * (no library), so they show what libpwring itself adds.
  */
-enum { BD_GETPID, BD_IOCTL_NOTTY, BD_PW_EMPTY, BD_PW_RAW1, BD_PW_LIB1, BD_UR_EMPTY, BD_UR1, NBD };
+enum { BD_GETPID, BD_IOCTL_NOTTY, BD_PW_EMPTY, BD_PW_EMPTY_PACKED, BD_PW_RAW1, BD_PW_LIB1,
+       BD_UR_EMPTY, BD_UR1, NBD };
 static const char *const bd_name[NBD] = {
 	[BD_GETPID] = "getpid(2)",
 	[BD_IOCTL_NOTTY] = "ioctl(/dev/pwring, unknown cmd) -> ENOTTY",
 	[BD_PW_EMPTY] = "pwring ENTER ioctl, amount 0, wait 0",
+	[BD_PW_EMPTY_PACKED] = "pwring ENTER_PACKED ioctl, amount 0, wait 0",
 	[BD_PW_RAW1] = "pwring ENTER ioctl, 1 NOP (timeout 0), wait 1",
 	[BD_PW_LIB1] = "pwring ioring_enter(), 1 NOP, wait 1 (libpwring)",
 	[BD_UR_EMPTY] = "io_uring_enter(fd, 0, 0, 0)",
@@ -1066,6 +1068,9 @@ static void breakdown(void)
 					break;
 				case BD_PW_EMPTY:
 					pw_raw_enter(fd, (uint64_t)id, 0, 0);
+					break;
+				case BD_PW_EMPTY_PACKED:
+					ioctl(fd, PWRING_IOC_ENTER_PACKED, (unsigned long)id);
 					break;
 				case BD_PW_RAW1:
 					sqe_push(&raw, &s);

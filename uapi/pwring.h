@@ -144,10 +144,26 @@ struct pwring_teardown_args {
 };
 #define PWRING_TEARDOWN_ARGS_SIZE_VER0	16u
 
+/*
+ * ENTER with its arguments in the ioctl's argument itself (64-bit callers):
+ * no struct to copy from user memory, so it is the cheaper way in. Bits
+ * 0..7 hold the id, 8..31 the amount, 32..63 the wait count. A caller with a
+ * larger amount or wait passes the maximum instead: the result is the same,
+ * since an SQ holds fewer SQEs than PWRING_ENTER_AMOUNT_MAX and a wait above
+ * centries returns at once either way.
+ */
+#define PWRING_ENTER_ID_MASK		0xffu
+#define PWRING_ENTER_AMOUNT_SHIFT	8
+#define PWRING_ENTER_AMOUNT_MAX		0xffffffu
+#define PWRING_ENTER_WAIT_SHIFT		32
+#define PWRING_ENTER_WAIT_MAX		0xffffffffu
+
 #define PWRING_IOC_MAGIC	0xb7
 #define PWRING_IOC_NR_SETUP	1
 #define PWRING_IOC_NR_ENTER	2
 #define PWRING_IOC_NR_TEARDOWN	3
+/* Commands whose argument is a value, not a pointer, are numbered from 32. */
+#define PWRING_IOC_NR_ENTER_PACKED	32
 
 #ifndef PWRING_HAVE_TYPES
 #include <linux/ioctl.h>
@@ -155,6 +171,8 @@ struct pwring_teardown_args {
 #define PWRING_IOC_SETUP	_IOWR(PWRING_IOC_MAGIC, PWRING_IOC_NR_SETUP, struct pwring_setup_args)
 #define PWRING_IOC_ENTER	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_ENTER, struct pwring_enter_args)
 #define PWRING_IOC_TEARDOWN	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_TEARDOWN, struct pwring_teardown_args)
+/* The argument is the packed value itself (see PWRING_ENTER_*), not a pointer. */
+#define PWRING_IOC_ENTER_PACKED	_IO(PWRING_IOC_MAGIC, PWRING_IOC_NR_ENTER_PACKED)
 #endif
 
 #define PWRING_OFFSET_CHECK(type, field, off) \
@@ -209,5 +227,15 @@ PWRING_OFFSET_CHECK(struct pwring_enter_args, amount, 16);
 PWRING_OFFSET_CHECK(struct pwring_enter_args, wait, 24);
 PWRING_STATIC_ASSERT(sizeof(struct pwring_teardown_args) == PWRING_TEARDOWN_ARGS_SIZE_VER0, "teardown args");
 PWRING_OFFSET_CHECK(struct pwring_teardown_args, id, 8);
+
+/* The packed ENTER: fields do not overlap, and the maxima cover every ring. */
+PWRING_STATIC_ASSERT(PWRING_MAX_RINGS - 1 <= PWRING_ENTER_ID_MASK, "packed id");
+PWRING_STATIC_ASSERT((PWRING_ENTER_ID_MASK >> PWRING_ENTER_AMOUNT_SHIFT) == 0 &&
+		     ((__u64)PWRING_ENTER_AMOUNT_MAX << PWRING_ENTER_AMOUNT_SHIFT) >>
+		     PWRING_ENTER_WAIT_SHIFT == 0, "packed fields overlap");
+PWRING_STATIC_ASSERT(PWRING_ENTER_WAIT_SHIFT + 32 == 64, "packed wait is the top 32 bits");
+PWRING_STATIC_ASSERT((__u64)PWRING_MAX_PAGES * 4096 / sizeof(struct pwring_sqe) <
+		     PWRING_ENTER_AMOUNT_MAX, "packed amount covers the largest SQ");
+PWRING_STATIC_ASSERT(PWRING_MAX_CENTRIES < PWRING_ENTER_WAIT_MAX, "packed wait covers the largest CQ");
 
 #endif /* _UAPI_PWRING_H */

@@ -8,34 +8,12 @@ namespace pw {
 
 static bool is_armed(uptr v) { return v >= Irp::kArmedMin; }
 
-void Irp::reset_for_use()
-{
-	chain_next = nullptr;
-	result = 0;
-	err = 0;
-	depth = 0;
-	timer_armed = false;
-	timer_won = false;
-	finish_in_task = false;
-	issuing.store_relaxed(0);
-	finish_queued.store_relaxed(0);
-	slot.store_relaxed(kIdle);
-}
-
 void Irp::push_frame(FrameFn fn, void *ctx)
 {
 	/* Ops push a fixed number of layers; overflowing is a core bug. */
 	if (PW_UNLIKELY(depth >= kMaxFrames))
 		__builtin_trap();
 	frames[depth++] = Frame{fn, ctx};
-}
-
-void Irp::run_frames()
-{
-	while (depth > 0) {
-		const Frame f = frames[--depth];
-		f.fn(*this, f.ctx);
-	}
 }
 
 bool Irp::arm(const AsyncOps *ops)
@@ -152,35 +130,6 @@ void IrpPool::destroy()
 	kapi_free(irps_);
 	irps_ = nullptr;
 	ios_ = nullptr;
-}
-
-Irp *IrpPool::alloc()
-{
-	if (!local_)
-		local_ = shared_.exchange(nullptr);
-	Irp *irp = local_;
-	if (PW_UNLIKELY(!irp))
-		return nullptr;
-	local_ = irp->free_next;
-	if (irp->index >= used_) {
-		kapi_io_init(irp->io);
-		used_ = irp->index + 1u;
-	}
-	irp->reset_for_use();
-	return irp;
-}
-
-void IrpPool::free(Irp *irp, bool local)
-{
-	if (local) {
-		irp->free_next = local_;
-		local_ = irp;
-		return;
-	}
-	Irp *head = shared_.load_relaxed();
-	do {
-		irp->free_next = head;
-	} while (!shared_.cas(head, irp));
 }
 
 } // namespace pw

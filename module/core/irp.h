@@ -91,9 +91,28 @@ struct Irp {
 	Frame frames[kMaxFrames];
 	IoState ios;
 
-	void reset_for_use();
+	/* Inline, like the pool below: every request runs them. */
+	void reset_for_use()
+	{
+		chain_next = nullptr;
+		result = 0;
+		err = 0;
+		depth = 0;
+		timer_armed = false;
+		timer_won = false;
+		finish_in_task = false;
+		issuing.store_relaxed(0);
+		finish_queued.store_relaxed(0);
+		slot.store_relaxed(kIdle);
+	}
 	void push_frame(FrameFn fn, void *ctx);
-	void run_frames();
+	void run_frames()
+	{
+		while (depth > 0) {
+			const Frame f = frames[--depth];
+			f.fn(*this, f.ctx);
+		}
+	}
 
 	/* Op side. */
 	bool arm(const AsyncOps *ops);
@@ -137,9 +156,36 @@ class IrpPool {
 public:
 	bool init(u32 count, Ring *ring);
 	void destroy();
-	Irp *alloc();
+
+	Irp *alloc()
+	{
+		if (!local_)
+			local_ = shared_.exchange(nullptr);
+		Irp *irp = local_;
+		if (PW_UNLIKELY(!irp))
+			return nullptr;
+		local_ = irp->free_next;
+		if (PW_UNLIKELY(irp->index >= used_)) {
+			kapi_io_init(irp->io);
+			used_ = irp->index + 1u;
+		}
+		irp->reset_for_use();
+		return irp;
+	}
+
 	/* `local`: called by the allocating thread itself (no atomics needed). */
-	void free(Irp *irp, bool local);
+	void free(Irp *irp, bool local)
+	{
+		if (local) {
+			irp->free_next = local_;
+			local_ = irp;
+			return;
+		}
+		Irp *head = shared_.load_relaxed();
+		do {
+			irp->free_next = head;
+		} while (!shared_.cas(head, irp));
+	}
 	u32 size() const { return count_; }
 	Irp &at(u32 i) { return irps_[i]; }
 

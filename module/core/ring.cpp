@@ -17,6 +17,9 @@ namespace {
 
 constexpr u64 kPageSize = 4096;
 constexpr u32 kLinkFlags = PWRING_LINK | PWRING_HARDLINK;
+/* The five load specifiers, all REG_NONE. */
+constexpr u32 kLoadSpecs = PWRING_NO_REGS & ~(PWRING_REG_MASK << PWRING_SAVE);
+static_assert(kLoadSpecs == 0x7fff, "five 3-bit load specifiers from bit 0");
 /* Larger SQs cannot fit below PWRING_MAX_PAGES; checked before any product. */
 constexpr u64 kMaxSentries = u64(PWRING_MAX_PAGES) * kPageSize / sizeof(pwring_sqe);
 
@@ -123,11 +126,6 @@ void Ring::destroy(bool unmap_user)
 	kapi_free(this);
 }
 
-u32 Ring::unreaped() const
-{
-	return cq_tail_.load_acquire() - shared_load_acquire(&ctrl_->chead);
-}
-
 /* A CQE slot is guaranteed for every packet in flight. */
 bool Ring::admit() const
 {
@@ -138,11 +136,7 @@ bool Ring::admit() const
 class Ring::ReadyWindow {
 public:
 	explicit ReadyWindow(Ring &r) : r_(r) { r_.ready_.store_release(nullptr); }
-	~ReadyWindow()
-	{
-		r_.run_ready(ready_closed());
-		r_.drain_deferred();
-	}
+	~ReadyWindow() { r_.run_ready(ready_closed()); }
 	ReadyWindow(const ReadyWindow &) = delete;
 	ReadyWindow &operator=(const ReadyWindow &) = delete;
 
@@ -198,26 +192,19 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	const u32 reachable = admitted_ - shared_load_acquire(&ctrl_->chead);
 	if (wait > reachable)	/* nothing could ever satisfy it */
 		return consumed ? Result<u32>(consumed) : Result<u32>::error(err::EBUSY);
-	WaitArgs w{this, wait};
-	{
-		ReadyWindow window(*this);
-		for (;;) {
-			const int r = kapi_wait_interruptible(waitq_, wait_cond, &w);
-			const bool ran = run_ready(nullptr) | drain_deferred();
-			/* Never restarted once it consumed: a restart would submit again. */
-			if (r)
-				return consumed ? Result<u32>(consumed) : Result<u32>::error(-r);
-			if (!ran)
-				break;
-		}
-	}
 	/*
-	 * The condition reads our own CQ tail, which a completer stores just
-	 * before the shared ctail: let it finish, so the CQEs we waited for are
-	 * visible when we return.
+	 * The condition counts only CQEs whose ctail is out, so those we waited
+	 * for are visible when we return. It often holds already (the batch's
+	 * own completions): then the wait queue is not even looked at.
 	 */
-	{
-		IrqLockGuard g(cq_lock_);
+	for (;;) {
+		/* Never restarted once it consumed: a restart would submit again. */
+		if (!wait_over(wait)) {
+			if (const int r = wait_and_run(wait))
+				return consumed ? Result<u32>(consumed) : Result<u32>::error(-r);
+		}
+		if (!drain_deferred())
+			break;
 	}
 	return consumed;
 }
@@ -226,8 +213,7 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 int Ring::wait_cond(void *arg)
 {
 	const auto *w = static_cast<const WaitArgs *>(arg);
-	return w->ring->unreaped() >= w->wait || w->ring->deferred_.load_acquire() ||
-	       w->ring->has_ready();
+	return w->ring->wait_over(w->wait);
 }
 
 /*
@@ -259,12 +245,6 @@ void Ring::poll_woken(Irp &irp)
 	kapi_queue_work(irp.io);
 }
 
-bool Ring::has_ready() const
-{
-	Irp *head = ready_.load_acquire();
-	return head && head != ready_closed();
-}
-
 /* Takes the list, leaving `then` (empty, or closed), and runs it in wakeup order. */
 bool Ring::run_ready(Irp *then)
 {
@@ -289,6 +269,23 @@ bool Ring::run_ready(Irp *then)
 	return true;
 }
 
+/*
+ * Sleeps until the wait is over, running the wakeups handed to us meanwhile.
+ * 0, or the wait's error (a signal); what came in by then is run either way.
+ */
+int Ring::wait_and_run(u64 wait)
+{
+	WaitArgs w{this, wait};
+	ReadyWindow window(*this);
+	for (;;) {
+		const int r = kapi_wait_interruptible(waitq_, wait_cond, &w);
+		const bool ran = run_ready(nullptr);
+		if (r || !ran)
+			return r;
+		if (wait_over(wait) && !has_ready())
+			return 0;
+	}
+}
 
 int Ring::idle_cond(void *arg)
 {
@@ -336,7 +333,7 @@ void Ring::defer(Irp &irp)
 	kapi_wake(waitq_);
 }
 
-bool Ring::drain_deferred()
+bool Ring::dispatch_deferred()
 {
 	Irp *list = deferred_.exchange(nullptr);
 	if (!list)
@@ -397,7 +394,9 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 		defer(irp);
 		return nullptr;
 	}
-	load_registers(irp);
+	/* Most SQEs load nothing: one test instead of five. */
+	if ((irp.sqe.flags & kLoadSpecs) != kLoadSpecs)
+		load_registers(irp);
 	s32 e = 0;
 	if (irp.sqe.flags & PWRING_FLAGS_RESERVED)
 		e = err::EINVAL;
@@ -405,6 +404,8 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 		e = err::EINVAL;
 	else if (dying_.load_relaxed())
 		e = err::ECANCELED;
+	else if (op->timeout_only && irp.sqe.timeout == 0)
+		e = err::ETIMEDOUT;	/* would expire at once: do not issue */
 	if (e) {
 		irp.err = e;
 		return finish(irp, ctx);
@@ -422,17 +423,35 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 	return finish(irp, ctx);
 }
 
-void Ring::post_locked(u32 op, u64 data, s32 e, u64 result)
+/* Fills CQ position `pos`; the user sees it once published. */
+void Ring::write_cqe(u32 pos, u32 op, u64 data, s32 e, u64 result)
 {
-	const u32 tail = cq_tail_.load_relaxed();
-	pwring_cqe *cqe = &cq_[tail & cmask_];
+	pwring_cqe *cqe = &cq_[pos & cmask_];
 	cqe->op = op;
 	cqe->error = e;
 	cqe->data = data;
 	cqe->result = result;
 	cqe->_padding = 0;
-	cq_tail_.store_release(tail + 1);
-	shared_store_release(&ctrl_->ctail, tail + 1);
+}
+
+/*
+ * Makes the CQEs before `tail` visible. The order matters: once the user
+ * sees ctail, idle() counts the CQE (teardown must not fail EBUSY for a
+ * request the user has reaped); once a waiter sees cq_published_, ctail is
+ * out (the wait returns with its CQEs visible).
+ */
+void Ring::publish(u32 tail)
+{
+	cq_tail_.store_release(tail);
+	shared_store_release(&ctrl_->ctail, tail);
+	cq_published_.store_release(tail);
+}
+
+void Ring::post_locked(u32 op, u64 data, s32 e, u64 result)
+{
+	const u32 tail = cq_tail_.load_relaxed();
+	write_cqe(tail, op, data, e, result);
+	publish(tail + 1);
 }
 
 /*
@@ -452,8 +471,9 @@ Irp *Ring::finish(Irp &irp, Ctx ctx)
 		 * In the submitter's own enter (also running a wakeup it took
 		 * while waiting), or in close: the packet goes
 		 * straight back to the allocating side, and its CQE joins the
-		 * batch that enter posts under one lock before it returns or
-		 * waits. Nobody else can be waiting on this ring meanwhile.
+		 * batch that enter posts (under one lock at most) before it
+		 * returns or waits. Nobody else can be waiting on this ring
+		 * meanwhile.
 		 */
 		Irp *next = retire(irp, true);
 		/* A successor is dispatched only after its predecessor's CQE is out. */
@@ -514,13 +534,32 @@ void Ring::post_batched(u32 op, u64 data, s32 e, u64 result)
 	batch_[batch_n_++] = PendingCqe{op, e, data, result};
 }
 
+/*
+ * Posts enter's batch. The completion lock keeps out completers of other
+ * packets (timers, workers). When every admitted packet but those of the
+ * batch has published its CQE, there is none: nothing else is in flight,
+ * and nothing new can be admitted while enter (or close) runs here. The
+ * acquire pairs with the last store of publish(), after which a completer
+ * never touches the CQ again.
+ */
 void Ring::flush_batch()
 {
 	if (!batch_n_)
 		return;
+	if (cq_published_.load_acquire() + batch_n_ == admitted_) {
+		post_batch();
+		return;
+	}
 	IrqLockGuard g(cq_lock_);
+	post_batch();
+}
+
+void Ring::post_batch()
+{
+	const u32 tail = cq_tail_.load_relaxed();
 	for (u32 i = 0; i < batch_n_; i++)
-		post_locked(batch_[i].op, batch_[i].data, batch_[i].err, batch_[i].result);
+		write_cqe(tail + i, batch_[i].op, batch_[i].data, batch_[i].err, batch_[i].result);
+	publish(tail + batch_n_);
 	batch_n_ = 0;
 }
 

@@ -58,10 +58,23 @@ static int pwring_copy_args(void *dst, size_t ksize, size_t min,
 	return copy_struct_from_user(dst, ksize, src, usize);
 }
 
-static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+/* ENTER_PACKED: the arguments are the ioctl's argument (see the uapi header). */
+static long pwring_enter_packed(struct kapi_file *kf, unsigned long arg)
 {
-	struct kapi_file *kf = file->private_data;
-	void __user *uarg = (void __user *)arg;
+	const struct pwring_enter_args a = {
+		.size = sizeof(a),
+		.id = arg & PWRING_ENTER_ID_MASK,
+		.amount = (arg >> PWRING_ENTER_AMOUNT_SHIFT) & PWRING_ENTER_AMOUNT_MAX,
+		.wait = arg >> PWRING_ENTER_WAIT_SHIFT,
+	};
+
+	return pwring_core_enter(kf->table, &a);
+}
+
+/* The commands whose argument is a struct in user memory. */
+static long pwring_ioctl_struct(struct kapi_file *kf, unsigned int nr,
+				void __user *uarg)
+{
 	union {
 		struct pwring_setup_args setup;
 		struct pwring_enter_args enter;
@@ -69,10 +82,7 @@ static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	} a;
 	int ret;
 
-	if (_IOC_TYPE(cmd) != PWRING_IOC_MAGIC)
-		return -ENOTTY;
-
-	switch (_IOC_NR(cmd)) {
+	switch (nr) {
 	case PWRING_IOC_NR_ENTER:
 		ret = pwring_copy_args(&a.enter, sizeof(a.enter),
 				       PWRING_ENTER_ARGS_SIZE_VER0, uarg);
@@ -90,6 +100,32 @@ static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
+static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kapi_file *kf = file->private_data;
+
+	if (_IOC_TYPE(cmd) != PWRING_IOC_MAGIC)
+		return -ENOTTY;
+	/* The hot command first, without the struct path's stack union. */
+	if (_IOC_NR(cmd) == PWRING_IOC_NR_ENTER_PACKED)
+		return pwring_enter_packed(kf, arg);
+	return pwring_ioctl_struct(kf, _IOC_NR(cmd), (void __user *)arg);
+}
+
+#ifdef CONFIG_COMPAT
+/* A 32-bit argument cannot hold the packed ENTER: such callers use the struct. */
+static long pwring_compat_ioctl(struct file *file, unsigned int cmd,
+				unsigned long arg)
+{
+	if (_IOC_TYPE(cmd) == PWRING_IOC_MAGIC &&
+	    _IOC_NR(cmd) == PWRING_IOC_NR_ENTER_PACKED)
+		return -ENOTTY;
+	return compat_ptr_ioctl(file, cmd, arg);
+}
+#else
+#define pwring_compat_ioctl NULL
+#endif
+
 static int pwring_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	return pwring_mmap_ring(file->private_data, vma);
@@ -100,7 +136,7 @@ static const struct file_operations pwring_fops = {
 	.open		= pwring_open,
 	.release	= pwring_release,
 	.unlocked_ioctl	= pwring_ioctl,
-	.compat_ioctl	= compat_ptr_ioctl,
+	.compat_ioctl	= pwring_compat_ioctl,
 	.mmap		= pwring_mmap,
 };
 

@@ -12,7 +12,7 @@
 #
 # The core's .cpp files are compiled unchanged and freestanding, as in the
 # module (-nostdinc++ keeps standard headers out of them). Three test-only
-# opcodes are linked in with -Wl,--wrap on pw::op_lookup() (probe_op.cpp).
+# opcodes are linked in with -Wl,--wrap on pw::op_lookup_beyond() (probe_op.cpp).
 # The test_*.cpp files are built as one translation unit per variant
 # (generated all_tests.cpp): GoogleTest code compiles slowly, once is enough.
 # One variant by hand: $(BUILD)/host/<variant>/pwring-host-tests [--gtest_filter=...]
@@ -37,7 +37,7 @@ HOST_SAN_plain  :=
 HOST_OPT_asan   := -O1
 HOST_OPT_tsan   := -O1
 HOST_OPT_plain  := -O2
-HOST_LDWRAP     := -Wl,--wrap=_ZN2pw9op_lookupEj
+HOST_LDWRAP     := -Wl,--wrap=_ZN2pw16op_lookup_beyondEj
 # Build in parallel unless the caller already runs a jobserver.
 HOST_JOBS       := $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
 

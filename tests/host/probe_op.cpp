@@ -129,9 +129,12 @@ constexpr OpDef kTask = {probe_task_issue, true, "probe-task"};
 
 } // namespace
 
-/* -Wl,--wrap=_ZN2pw9op_lookupEj routes the core's op_lookup() calls here. */
-extern "C" const pw::OpDef *__real__ZN2pw9op_lookupEj(pw::u32 op);
-extern "C" const pw::OpDef *__wrap__ZN2pw9op_lookupEj(pw::u32 op)
+/*
+ * -Wl,--wrap=_ZN2pw16op_lookup_beyondEj routes the core's lookups of opcodes
+ * outside the ABI here.
+ */
+extern "C" const pw::OpDef *__real__ZN2pw16op_lookup_beyondEj(pw::u32 op);
+extern "C" const pw::OpDef *__wrap__ZN2pw16op_lookup_beyondEj(pw::u32 op)
 {
 	if (op == PROBE_OP_SYNC)
 		return &kSync;
@@ -139,7 +142,7 @@ extern "C" const pw::OpDef *__wrap__ZN2pw9op_lookupEj(pw::u32 op)
 		return &kQueued;
 	if (op == PROBE_OP_TASK)
 		return &kTask;
-	return __real__ZN2pw9op_lookupEj(op);
+	return __real__ZN2pw16op_lookup_beyondEj(op);
 }
 
 extern "C" void probe_reset(void)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Test-only ops, linked into the host test binary without touching the core:
- * the link uses -Wl,--wrap on pw::op_lookup(), so the real op table still
- * serves opcodes 0..3 and these three extra opcodes reach probe_op.cpp.
+ * the link uses -Wl,--wrap on pw::op_lookup_beyond(), which the core calls
+ * for opcodes outside the ABI, so these three extra opcodes reach
+ * probe_op.cpp.
  *
  * PROBE_OP_SYNC   records its SQE as dispatched (after register loads) and
  *                 completes during its issue: error = arg2, result = arg1.

@@ -133,7 +133,20 @@ PWRING_EXPORT ioring_id_t ioring_setup(ioring_t *ring, void *address, size_t sen
 	return ret < 0 ? ERR : (ioring_id_t)ret;
 }
 
-PWRING_EXPORT uint64_t ioring_enter(ioring_id_t id, size_t amount, size_t wait)
+static uint64_t enter_clamp(size_t v, uint64_t max)
+{
+	return v < max ? v : max;
+}
+
+/* The argument of PWRING_IOC_ENTER_PACKED (64-bit callers). */
+static unsigned long enter_pack(ioring_id_t id, size_t amount, size_t wait)
+{
+	return (unsigned long)(id |
+			       enter_clamp(amount, PWRING_ENTER_AMOUNT_MAX) << PWRING_ENTER_AMOUNT_SHIFT |
+			       enter_clamp(wait, PWRING_ENTER_WAIT_MAX) << PWRING_ENTER_WAIT_SHIFT);
+}
+
+static uint64_t enter_struct(int fd, ioring_id_t id, size_t amount, size_t wait)
 {
 	struct pwring_enter_args args = {
 		.size = sizeof(args),
@@ -142,13 +155,29 @@ PWRING_EXPORT uint64_t ioring_enter(ioring_id_t id, size_t amount, size_t wait)
 		.amount = amount,
 		.wait = wait,
 	};
+	int ret = ioctl(fd, PWRING_IOC_ENTER, &args);
+
+	return ret < 0 ? ERR : (uint64_t)ret;
+}
+
+/*
+ * The packed command carries the arguments in the ioctl's argument, so the
+ * kernel has no struct to copy in: the cheaper way, where it fits. A module
+ * without it (ENOTTY) gets the struct.
+ */
+PWRING_EXPORT uint64_t ioring_enter(ioring_id_t id, size_t amount, size_t wait)
+{
 	int fd = dev_get(0);
 	int ret;
 
 	if (fd < 0)
 		return ERR;
-	ret = ioctl(fd, PWRING_IOC_ENTER, &args);
-	return ret < 0 ? ERR : (uint64_t)ret;
+	if (sizeof(unsigned long) == 8 && id <= PWRING_ENTER_ID_MASK) {
+		ret = ioctl(fd, PWRING_IOC_ENTER_PACKED, enter_pack(id, amount, wait));
+		if (ret >= 0 || errno != ENOTTY)
+			return ret < 0 ? ERR : (uint64_t)ret;
+	}
+	return enter_struct(fd, id, amount, wait);
 }
 
 PWRING_EXPORT uint64_t ioring_teardown(ioring_id_t id)

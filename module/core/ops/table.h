@@ -23,10 +23,28 @@ struct OpDef {
 	IssueFn issue;
 	bool needs_task;	/* issue in a thread of the submitting process */
 	const char *name;
+	/*
+	 * Completes only by its timeout or a cancellation, never during its
+	 * issue (NOP): with timeout 0 it expires at dispatch, without being
+	 * issued or touching its cancellation slot or timer.
+	 */
+	bool timeout_only;
 };
 
-/* nullptr for an opcode outside the ABI. */
-const OpDef *op_lookup(u32 op);
+/* Indexed by opcode, PWRING_OP_MAX entries. */
+extern const OpDef kOpTable[];
+
+/*
+ * An opcode outside the ABI: nullptr. Out of line so that the host tests can
+ * add probe opcodes (-Wl,--wrap); the ABI's opcodes never get here.
+ */
+const OpDef *op_lookup_beyond(u32 op);
+
+/* Inline: the submit loop looks up every SQE. */
+inline const OpDef *op_lookup(u32 op)
+{
+	return op < PWRING_OP_MAX ? &kOpTable[op] : op_lookup_beyond(op);
+}
 
 /* One issue function per op family, each in its own file. */
 Issue nop_issue(Irp &irp);
