@@ -8,7 +8,7 @@ MODULE_SRCS := Kbuild $(shell find $(TOP)/module $(TOP)/uapi -name '*.[ch]' -o -
 define module-build
 	@rm -rf $(2) && mkdir -p $(2)
 	@cd $(TOP) && for f in $(MODULE_SRCS); do mkdir -p $(2)/$$(dirname $$f); ln -s $(TOP)/$$f $(2)/$$f; done
-	set -o pipefail; $(MAKE) -C $(1) M=$(2) modules 2>&1 | tee $(2)/build.log
+	+set -o pipefail; $(MAKE) -C $(1) M=$(2) modules 2>&1 | tee $(2)/build.log
 	@if grep -E 'warning:|error:' $(2)/build.log; then echo "module build for $(1) is not clean" >&2; exit 1; fi
 	@test -f $(2)/pwring.ko
 endef
