@@ -35,6 +35,7 @@ typedef pw::s64 __s64;
 /* Placement new: the only form of new the core uses. */
 inline void *operator new(pw::usize, void *p) noexcept { return p; }
 
+#define PW_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PW_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 namespace pw {

@@ -99,27 +99,38 @@ void Irp::work(WorkCtx ctx)
 
 bool IrpPool::init(u32 count, Ring *ring)
 {
-	irps_ = static_cast<Irp *>(kapi_zalloc(sizeof(Irp) * count));
-	if (!irps_)
+	chunks_ = static_cast<Irp **>(kapi_zalloc(sizeof(Irp *) * ((count + kChunk - 1) / kChunk)));
+	if (!chunks_)
 		return false;
-	ios_ = kapi_ios_create(count, irps_, sizeof(Irp));
-	if (!ios_) {
-		kapi_free(irps_);
-		irps_ = nullptr;
+	ios_ = kapi_ios_create(count);
+	if (!ios_)
 		return false;
-	}
 	count_ = count;
-	Irp *head = nullptr;
-	for (u32 i = count; i-- > 0;) {
-		Irp *irp = new (&irps_[i]) Irp();
-		irp->ring = ring;
-		irp->io = kapi_io_at(ios_, i);
-		irp->index = u16(i);
-		irp->free_next = head;
-		head = irp;
-	}
-	local_ = head;
+	ring_ = ring;
 	return true;
+}
+
+/* Null when the pool is used up, or out of memory for a new chunk. */
+Irp *IrpPool::fresh()
+{
+	const u32 i = used_;
+	if (i == count_)
+		return nullptr;
+	Irp *&chunk = chunks_[i / kChunk];
+	if (!chunk) {
+		const u32 n = count_ - i < kChunk ? count_ - i : kChunk;
+		chunk = static_cast<Irp *>(kapi_alloc(sizeof(Irp) * n));
+		if (!chunk)
+			return nullptr;
+	}
+	Irp *irp = new (&chunk[i % kChunk]) Irp();
+	irp->ring = ring_;
+	irp->index = u16(i);
+	irp->io = kapi_io_init(ios_, i, irp);
+	if (!irp->io)
+		return nullptr;
+	used_ = i + 1;
+	return irp;
 }
 
 void IrpPool::destroy()
@@ -127,8 +138,11 @@ void IrpPool::destroy()
 	/* Waits for timer callbacks and work items still returning. */
 	if (ios_)
 		kapi_ios_destroy(ios_, count_, used_);
-	kapi_free(irps_);
-	irps_ = nullptr;
+	if (chunks_)
+		for (u32 c = 0; c < (count_ + kChunk - 1) / kChunk; c++)
+			kapi_free(chunks_[c]);
+	kapi_free(chunks_);
+	chunks_ = nullptr;
 	ios_ = nullptr;
 }
 

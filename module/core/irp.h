@@ -162,13 +162,10 @@ public:
 		if (!local_)
 			local_ = shared_.exchange(nullptr);
 		Irp *irp = local_;
-		if (PW_UNLIKELY(!irp))
+		if (PW_LIKELY(irp))
+			local_ = irp->free_next;
+		else if (PW_UNLIKELY(!(irp = fresh())))
 			return nullptr;
-		local_ = irp->free_next;
-		if (PW_UNLIKELY(irp->index >= used_)) {
-			kapi_io_init(irp->io);
-			used_ = irp->index + 1u;
-		}
 		irp->reset_for_use();
 		return irp;
 	}
@@ -186,17 +183,24 @@ public:
 			irp->free_next = head;
 		} while (!shared_.cas(head, irp));
 	}
-	u32 size() const { return count_; }
-	Irp &at(u32 i) { return irps_[i]; }
+	/* Packets ever handed out: exactly [0, used()). */
+	u32 used() const { return used_; }
+	Irp &at(u32 i) { return chunks_[i / kChunk][i % kChunk]; }
 
 private:
-	Irp *irps_ = nullptr;
-	kapi_ios *ios_ = nullptr;
-	u32 count_ = 0;
 	/*
-	 * Packets ever handed out. The free list starts in index order and
-	 * only fresh packets extend it, so they are exactly [0, used_).
+	 * Packets come in chunks allocated as the ring first needs them, so
+	 * setup allocates next to nothing and a ring with a few requests in
+	 * flight never pays for the rest of its entries.
 	 */
+	static constexpr u32 kChunk = 32;
+	/* The next packet never used, built now (recycled ones are preferred). */
+	Irp *fresh();
+
+	Irp **chunks_ = nullptr;
+	kapi_ios *ios_ = nullptr;
+	Ring *ring_ = nullptr;
+	u32 count_ = 0;
 	u32 used_ = 0;
 	Irp *local_ = nullptr;
 	Atomic<Irp *> shared_;

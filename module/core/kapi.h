@@ -21,8 +21,9 @@ struct kapi_io;		/* one packet's companion */
 struct kapi_mem;	/* zeroed ring pages, mapped for the kernel */
 struct kapi_file;	/* the open /dev/pwring file */
 
-/* Memory. Never used on the submit/complete path. */
+/* Memory. Never used on the submit/complete path. kapi_alloc() does not zero. */
 void *kapi_zalloc(unsigned long size);
+void *kapi_alloc(unsigned long size);
 void kapi_free(void *p);
 
 struct kapi_lock *kapi_lock_create(void);
@@ -47,8 +48,9 @@ void kapi_wake(struct kapi_waitq *w);
 /*
  * The kernel companion of each packet (struct kapi_io): an hrtimer, a work
  * item on the module's workqueue, the pinned pages of its buffer (a memory
- * descriptor list) and up to two poll wait entries. Created for a whole pool
- * at setup; arg0 + i * stride is the core's packet i. The kernel calls back:
+ * descriptor list) and up to two poll wait entries. A pool's set is created
+ * at setup, but companion i is made only at its first use, by kapi_io_init(),
+ * for the core's packet `arg`. The kernel calls back:
  *   pw_timer_fired(arg)  hrtimer expiry, hard interrupt context
  *   pw_io_work(arg)      the work item, process context (kernel worker,
  *                        running with the credentials of the ring's creator)
@@ -58,11 +60,13 @@ void kapi_wake(struct kapi_waitq *w);
  * and work items of the first `used` companions (the others were never
  * touched) and waits for callbacks still running.
  */
-struct kapi_ios *kapi_ios_create(unsigned int count, void *arg0, unsigned long stride);
+struct kapi_ios *kapi_ios_create(unsigned int count);
 void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int used);
-struct kapi_io *kapi_io_at(struct kapi_ios *ios, unsigned int i);
-/* Before a companion's first use; destroy covers the first `used` ones. */
-void kapi_io_init(struct kapi_io *io);
+/*
+ * Companion i's first use, in index order (destroy covers the first `used`):
+ * may allocate, so NULL when out of memory.
+ */
+struct kapi_io *kapi_io_init(struct kapi_ios *ios, unsigned int i, void *arg);
 void pw_timer_fired(void *arg);
 void pw_io_work(void *arg);
 void pw_poll_wake(void *arg);

@@ -154,16 +154,17 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	const u32 want = amount < ready ? u32(amount) : ready;
 
 	u32 consumed = 0;
-	bool blocked = false;
+	s32 stop = 0;	/* why consuming stopped early: EBUSY (admission) or ENOMEM */
 	Irp *head = nullptr, *tail = nullptr;
 	while (consumed < want) {
 		if (!admit()) {
-			blocked = true;
+			stop = err::EBUSY;
 			break;
 		}
+		/* Admission guarantees a packet; only building a new one can fail. */
 		Irp *irp = pool_.alloc();
-		if (PW_UNLIKELY(!irp)) {	/* admission makes this impossible */
-			blocked = true;
+		if (PW_UNLIKELY(!irp)) {
+			stop = err::ENOMEM;
 			break;
 		}
 		admitted_++;
@@ -185,8 +186,11 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	run(head, Ctx::Task);	/* a chain also ends with the batch */
 	flush_batch();
 
+	/* Blocked by admission with a wait, the submitter waits for room instead. */
+	if (consumed == 0 && stop && (wait == 0 || stop == err::ENOMEM))
+		return Result<u32>::error(stop);
 	if (wait == 0)
-		return (consumed == 0 && blocked) ? Result<u32>::error(err::EBUSY) : consumed;
+		return consumed;
 
 	/* CQEs the user has not reaped yet or will get: in flight + unreaped. */
 	const u32 reachable = admitted_ - shared_load_acquire(&ctrl_->chead);
@@ -302,7 +306,7 @@ void Ring::cancel_all_and_wait()
 	 * yet (linked successors, or a dispatch racing with us) are marked so
 	 * that their dispatch completes them with ECANCELED.
 	 */
-	for (u32 i = 0; i < pool_.size(); i++)
+	for (u32 i = 0; i < pool_.used(); i++)
 		pool_.at(i).cancel(err::ECANCELED, false);
 	/* Deferred successors are dispatched here, where they fail ECANCELED. */
 	do {

@@ -63,10 +63,23 @@ struct kapi_io {
 	struct kapi_poll_entry poll[KAPI_POLL_HEADS];
 };
 
+/*
+ * Companions come in chunks, each allocated at the first use of its first
+ * companion: a ring of 256 entries that keeps a few requests in flight
+ * never pays for the other 250 (about 400 bytes each).
+ */
+#define KAPI_IO_CHUNK	32
+
 struct kapi_ios {
 	const struct cred *creds;
-	struct kapi_io io[];
+	unsigned int count;
+	struct kapi_io *chunk[];
 };
+
+static struct kapi_io *kapi_io_of(struct kapi_ios *ios, unsigned int i)
+{
+	return &ios->chunk[i / KAPI_IO_CHUNK][i % KAPI_IO_CHUNK];
+}
 
 struct workqueue_struct *pwring_wq;
 
@@ -85,28 +98,40 @@ static void kapi_io_work(struct work_struct *work)
 	revert_creds(old);
 }
 
-struct kapi_ios *kapi_ios_create(unsigned int count, void *arg0, unsigned long stride)
+struct kapi_ios *kapi_ios_create(unsigned int count)
 {
-	struct kapi_ios *ios = kvzalloc(struct_size(ios, io, count), GFP_KERNEL_ACCOUNT);
-	unsigned int i;
+	struct kapi_ios *ios;
 
+	ios = kzalloc(struct_size(ios, chunk, DIV_ROUND_UP(count, KAPI_IO_CHUNK)),
+		      GFP_KERNEL_ACCOUNT);
 	if (!ios)
 		return NULL;
 	ios->creds = get_current_cred();
-	for (i = 0; i < count; i++) {
-		ios->io[i].arg = (char *)arg0 + i * stride;
-		ios->io[i].creds = ios->creds;
-	}
+	ios->count = count;
 	return ios;
 }
 
-/* Timer and work item of a packet's first use: most rings never use them all. */
-void kapi_io_init(struct kapi_io *io)
+struct kapi_io *kapi_io_init(struct kapi_ios *ios, unsigned int i, void *arg)
 {
+	struct kapi_io **chunk = &ios->chunk[i / KAPI_IO_CHUNK];
+	struct kapi_io *io;
+
+	if (!*chunk) {
+		unsigned int n = min(ios->count - i, KAPI_IO_CHUNK);
+
+		*chunk = kmalloc_array(n, sizeof(**chunk), GFP_KERNEL_ACCOUNT);
+		if (!*chunk)
+			return NULL;
+	}
+	io = kapi_io_of(ios, i);
+	memset(io, 0, sizeof(*io));
+	io->arg = arg;
+	io->creds = ios->creds;
 	hrtimer_init(&io->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	io->timer.function = kapi_io_timer;
 	INIT_WORK(&io->work, kapi_io_work);
 	spin_lock_init(&io->block_lock);
+	return io;
 }
 
 /*
@@ -163,16 +188,13 @@ void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int use
 	unsigned int i;
 
 	for (i = 0; i < used; i++) {
-		hrtimer_cancel(&ios->io[i].timer);
-		cancel_work_sync(&ios->io[i].work);
+		hrtimer_cancel(&kapi_io_of(ios, i)->timer);
+		cancel_work_sync(&kapi_io_of(ios, i)->work);
 	}
+	for (i = 0; i < DIV_ROUND_UP(count, KAPI_IO_CHUNK); i++)
+		kfree(ios->chunk[i]);
 	put_cred(ios->creds);
-	kvfree(ios);
-}
-
-struct kapi_io *kapi_io_at(struct kapi_ios *ios, unsigned int i)
-{
-	return &ios->io[i];
+	kfree(ios);
 }
 
 void kapi_timer_start(struct kapi_io *io, unsigned long long ns)

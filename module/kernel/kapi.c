@@ -13,6 +13,11 @@ void *kapi_zalloc(unsigned long size)
 	return kvzalloc(size, GFP_KERNEL_ACCOUNT);
 }
 
+void *kapi_alloc(unsigned long size)
+{
+	return kvmalloc(size, GFP_KERNEL_ACCOUNT);
+}
+
 void kapi_free(void *p)
 {
 	kvfree(p);

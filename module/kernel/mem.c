@@ -2,7 +2,8 @@
 /*
  * Ring pages and their user mapping.
  *
- * The pages are order-0, zeroed, vmap()ed for the kernel and inserted into
+ * The pages are zeroed order-0 pages (a split block when one is at hand,
+ * reached through the direct map; else single pages, vmap()ed) inserted into
  * the caller with vm_insert_pages(), so each user PTE holds a page
  * reference: freeing the ring never frees pages a process still maps.
  *
@@ -29,6 +30,7 @@ struct kapi_mem {
 	unsigned long nr;
 	struct page **pages;
 	void *kaddr;
+	bool vmapped;
 	struct file *map_file;	/* identifies our user mapping; we hold a reference */
 };
 
@@ -60,6 +62,34 @@ static void pwring_mem_put_pages(struct kapi_mem *m)
 		put_page(m->pages[i]);
 }
 
+/*
+ * One physically contiguous block, if the page allocator has it at once (the
+ * usual case for a ring of a few pages), split into order-0 pages. The
+ * kernel then needs no vmap(), which costs a mapping now and a TLB flush at
+ * free. Pages past the ring's end go back at once.
+ */
+static bool pwring_mem_alloc_block(struct kapi_mem *m)
+{
+	unsigned int order = get_order(m->nr << PAGE_SHIFT);
+	struct page *page;
+	unsigned long i;
+
+	if (order > PAGE_ALLOC_COSTLY_ORDER)
+		return false;
+	page = alloc_pages(GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN | __GFP_NORETRY, order);
+	if (!page)
+		return false;
+	split_page(page, order);
+	for (i = 0; i < (1UL << order); i++) {
+		if (i < m->nr)
+			m->pages[i] = page + i;
+		else
+			__free_page(page + i);
+	}
+	m->kaddr = page_address(page);
+	return true;
+}
+
 struct kapi_mem *kapi_mem_alloc(unsigned long nr, void **kaddr)
 {
 	struct kapi_mem *m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
@@ -71,6 +101,10 @@ struct kapi_mem *kapi_mem_alloc(unsigned long nr, void **kaddr)
 	m->pages = kvcalloc(nr, sizeof(*m->pages), GFP_KERNEL_ACCOUNT);
 	if (!m->pages)
 		goto fail;
+	if (pwring_mem_alloc_block(m)) {
+		*kaddr = m->kaddr;
+		return m;
+	}
 	for (i = 0; i < nr; i++) {
 		m->pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 		if (!m->pages[i])
@@ -79,6 +113,7 @@ struct kapi_mem *kapi_mem_alloc(unsigned long nr, void **kaddr)
 	m->kaddr = vmap(m->pages, nr, VM_MAP, PAGE_KERNEL);
 	if (!m->kaddr)
 		goto fail;
+	m->vmapped = true;
 	*kaddr = m->kaddr;
 	return m;
 fail:
@@ -88,7 +123,7 @@ fail:
 
 void kapi_mem_free(struct kapi_mem *m)
 {
-	if (m->kaddr)
+	if (m->vmapped)
 		vunmap(m->kaddr);
 	if (m->pages)
 		pwring_mem_put_pages(m);

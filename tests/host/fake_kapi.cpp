@@ -145,6 +145,21 @@ std::atomic<void (*)(void *)> g_timer_cb{nullptr}, g_work_cb{nullptr};
 
 /* ---- Memory ---- */
 
+/* Not zeroed: filled with a pattern, so code relying on zeroes shows. */
+extern "C" void *kapi_alloc(unsigned long size)
+{
+	might_sleep("kapi_alloc");
+	if (alloc_should_fail())
+		return nullptr;
+	void *p = std::malloc(size ? size : 1);
+	if (!p)
+		return nullptr;
+	std::memset(p, 0xa5, size);
+	std::lock_guard<std::mutex> g(g_mu);
+	g_allocs[p] = size;
+	return p;
+}
+
 extern "C" void *kapi_zalloc(unsigned long size)
 {
 	might_sleep("kapi_zalloc");
@@ -253,7 +268,7 @@ enum class Mdl { None, Empty, Pinned };
 struct kapi_io {
 	kapi_ios *set = nullptr;
 	unsigned index = 0;
-	void *arg = nullptr;
+	void *arg = nullptr;	/* set by kapi_io_init(): nullptr before the first use */
 	Timer timer;
 	/* work item, under g_wmu */
 	bool w_pending = false;
@@ -615,7 +630,7 @@ Timer *timer_of_ref_locked(const fake::TimerRef &ref)
 
 /* ---- Packet companions ---- */
 
-extern "C" struct kapi_ios *kapi_ios_create(unsigned int count, void *arg0, unsigned long stride)
+extern "C" struct kapi_ios *kapi_ios_create(unsigned int count)
 {
 	might_sleep("kapi_ios_create");
 	if (alloc_should_fail())
@@ -627,7 +642,6 @@ extern "C" struct kapi_ios *kapi_ios_create(unsigned int count, void *arg0, unsi
 		kapi_io &io = ios->io[i];
 		io.set = ios;
 		io.index = i;
-		io.arg = static_cast<char *>(arg0) + i * stride;
 		io.timer.io = &io;
 	}
 	{
@@ -667,8 +681,31 @@ extern "C" void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsig
 	g_io_sets--;
 }
 
-/* The fake sets every companion up at creation; the first-use hook has nothing to do. */
-extern "C" void kapi_io_init(struct kapi_io *) {}
+/* In index order, once each: the kernel's companions are garbage until then. */
+extern "C" struct kapi_io *kapi_io_init(struct kapi_ios *ios, unsigned int i, void *arg)
+{
+	might_sleep("kapi_io_init");
+	if (i >= ios->count)
+		die("kapi_io_init index %u of %u", i, ios->count);
+	if (ios->io[i].arg)
+		die("kapi_io_init of companion %u twice", i);
+	/* The kernel allocates a chunk of 32 at each 32nd companion. */
+	if (i % 32 == 0 && alloc_should_fail())
+		return nullptr;
+	if (i && !ios->io[i - 1].arg)
+		die("kapi_io_init of companion %u before %u (destroy covers a prefix)", i, i - 1);
+	ios->io[i].arg = arg;
+	return &ios->io[i];
+}
+
+namespace {
+/* Every use of a companion comes after its kapi_io_init(). */
+void need_init(const kapi_io *io, const char *what)
+{
+	if (!io->arg)
+		die("%s on companion %u before kapi_io_init", what, io->index);
+}
+} // namespace
 
 namespace {
 std::mutex g_bmu;	/* io->blocker: the kernel's block_lock */
@@ -707,15 +744,10 @@ extern "C" void kapi_io_interrupt(struct kapi_io *io)
 		io->blocker->store(true);	/* the pipe sleep notices within 10 ms */
 }
 
-extern "C" struct kapi_io *kapi_io_at(struct kapi_ios *ios, unsigned int i)
-{
-	if (i >= ios->count)
-		die("kapi_io_at index %u of %u", i, ios->count);
-	return &ios->io[i];
-}
 
 extern "C" void kapi_timer_start(struct kapi_io *io, unsigned long long ns)
 {
+	need_init(io, "kapi_timer_start");
 	Timer &t = io->timer;
 	std::unique_lock<std::mutex> lk(g_tmu);
 	dequeue_locked(t);
@@ -743,6 +775,7 @@ extern "C" void kapi_timer_cancel(struct kapi_io *io)
 
 extern "C" void kapi_queue_work(struct kapi_io *io)
 {
+	need_init(io, "kapi_queue_work");
 	queue_work(io);
 }
 
@@ -1067,6 +1100,7 @@ static unsigned long mapped_prefix(unsigned long uaddr, unsigned long len)
 extern "C" long kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, int for_write)
 {
 	need_task("kapi_mdl_pin");
+	need_init(io, "kapi_mdl_pin");
 	if (io->mdl != Mdl::None)
 		die("kapi_mdl_pin on packet %u whose previous MDL was never released (leaks pins)",
 		    io->index);
@@ -1157,6 +1191,7 @@ extern "C" long kapi_rw(struct kapi_io *io, struct file *f, int write, long long
 extern "C" unsigned int kapi_poll_arm(struct kapi_io *io, struct file *f, unsigned int events)
 {
 	might_sleep("kapi_poll_arm");
+	need_init(io, "kapi_poll_arm");
 	for (unsigned k = 0; k < io->poll_nr; k++)
 		if (io->poll[k].head)
 			die("kapi_poll_arm on packet %u with entries of an earlier arm still queued",
@@ -1779,7 +1814,12 @@ void set_io_callbacks(void (*timer)(void *), void (*work)(void *))
 	g_work_cb = work;
 }
 
-kapi_io *io_at(kapi_ios *set, unsigned i) { return kapi_io_at(set, i); }
+kapi_io *io_at(kapi_ios *set, unsigned i)
+{
+	if (i >= set->count)
+		die("io_at index %u of %u", i, set->count);
+	return &set->io[i];
+}
 
 void pipe(int fds[2], PipeOpts o)
 {

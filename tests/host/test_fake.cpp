@@ -109,8 +109,10 @@ protected:
 
 	void make_ios()
 	{
-		log.set = kapi_ios_create(4, cells, sizeof(Cell));
+		log.set = kapi_ios_create(4);
 		ASSERT_NE(log.set, nullptr);
+		for (unsigned i = 0; i < 4; i++)
+			ASSERT_EQ(kapi_io_init(log.set, i, &cells[i]), fake::io_at(log.set, i));
 	}
 	kapi_io *io(unsigned i) { return fake::io_at(log.set, i); }
 };

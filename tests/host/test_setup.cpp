@@ -355,4 +355,35 @@ TEST_F(Setup, CoreIgnoresSizeField)
 	EXPECT_EQ(pwring_core_setup(t_, nullptr, &a), 0);
 }
 
+/*
+ * Packets are built in chunks of 32 as the ring first needs them: setup
+ * allocates none, and a chunk that cannot be had fails the enter that needed
+ * it with ENOMEM, consuming nothing; the next enter tries again.
+ */
+TEST_F(Setup, PacketChunksComeWithUseAndTheirFailureIsEnomem)
+{
+	URing r = ring(64, 64);
+	const long before = alloc_calls();
+	for (u32 i = 0; i < 32; i++)
+		r.push(nop(i, 0));
+	ASSERT_EQ(enter(0, 32, 32), 32);
+	EXPECT_EQ(alloc_calls() - before, 2);	/* the first chunk: packets and companions */
+	r.drain();
+	for (u32 i = 0; i < 33; i++)
+		r.push(nop(i, kNever));
+	fake::fail_alloc_at(0);		/* the second chunk's packets */
+	EXPECT_EQ(enter(0, 33, 0), 32) << "the first chunk's 32 are recycled, then it stops";
+	EXPECT_EQ(r.ctrl->shead, 64u);
+	fake::fail_alloc_at(0);
+	EXPECT_EQ(enter(0, 1, 0), -ENOMEM);
+	EXPECT_EQ(r.ctrl->shead, 64u) << "the failed enter consumed nothing";
+	fake::fail_alloc_at(1);		/* the second chunk's companions */
+	EXPECT_EQ(enter(0, 1, 0), -ENOMEM);
+	fake::fail_alloc_at(-1);
+	EXPECT_EQ(enter(0, 1, 0), 1);
+	EXPECT_EQ(r.ctrl->shead, 65u);
+	release();
+	EXPECT_EQ(r.ctail(), 65u);	/* the 32 timeout-0 NOPs, then 33 cancelled */
+}
+
 } // namespace
