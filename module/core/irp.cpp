@@ -159,8 +159,8 @@ extern "C" void pw_io_work(void *arg)
 	static_cast<pw::Irp *>(arg)->work(pw::WorkCtx::Worker);
 }
 
-extern "C" void pw_poll_wake(void *arg)
+extern "C" void pw_poll_wake(void *arg, int sync)
 {
 	pw::Irp *irp = static_cast<pw::Irp *>(arg);
-	irp->ring->poll_woken(*irp);
+	irp->ring->poll_woken(*irp, sync != 0);
 }

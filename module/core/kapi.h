@@ -44,6 +44,8 @@ void kapi_waitq_destroy(struct kapi_waitq *w);
 int kapi_wait_interruptible(struct kapi_waitq *w, kapi_cond_fn cond, void *arg);
 void kapi_wait_uninterruptible(struct kapi_waitq *w, kapi_cond_fn cond, void *arg);
 void kapi_wake(struct kapi_waitq *w);
+/* The same, for a waker about to sleep (WF_SYNC): the scheduler may keep the wakee local. */
+void kapi_wake_sync(struct kapi_waitq *w);
 
 /*
  * The kernel companion of each packet (struct kapi_io): an hrtimer, a work
@@ -54,7 +56,8 @@ void kapi_wake(struct kapi_waitq *w);
  *   pw_timer_fired(arg)  hrtimer expiry, hard interrupt context
  *   pw_io_work(arg)      the work item, process context (kernel worker,
  *                        running with the credentials of the ring's creator)
- *   pw_poll_wake(arg)    a poll wakeup, atomic (the wait queue's lock held):
+ *   pw_poll_wake(arg, sync) a poll wakeup, atomic (the wait queue's lock held; sync: the
+ *                        waker is about to sleep):
  *                        queues the work item or hands the retry to enter
  * kapi_ios_destroy() cancels timers
  * and work items of the first `used` companions (the others were never
@@ -69,7 +72,7 @@ void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int use
 struct kapi_io *kapi_io_init(struct kapi_ios *ios, unsigned int i, void *arg);
 void pw_timer_fired(void *arg);
 void pw_io_work(void *arg);
-void pw_poll_wake(void *arg);
+void pw_poll_wake(void *arg, int sync);
 
 /*
  * Interruptible blocking. A work item brackets a blocking call with

@@ -228,7 +228,7 @@ int Ring::wait_cond(void *arg)
  * what it finds, so nothing is ever left on a closed list. A packet is
  * listed once (on_ready) however often it is woken before the waiter runs.
  */
-void Ring::poll_woken(Irp &irp)
+void Ring::poll_woken(Irp &irp, bool sync)
 {
 	Irp *head = ready_.load_acquire();
 	if (head != ready_closed()) {
@@ -242,7 +242,11 @@ void Ring::poll_woken(Irp &irp)
 			irp.ready_next = head;
 		} while (!ready_.cas(head, &irp));
 		if (head != ready_closed()) {
-			kapi_wake(waitq_);
+			/* A sync wakeup (a pipe's writer) passes its hint on. */
+			if (sync)
+				kapi_wake_sync(waitq_);
+			else
+				kapi_wake(waitq_);
 			return;
 		}
 	}

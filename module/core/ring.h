@@ -32,7 +32,7 @@ public:
 	/* From the packet's work item, when completion had to leave interrupt context. */
 	void finish_deferred(Irp &irp);
 	/* A poll wakeup (atomic context): to the thread waiting in enter, or a worker. */
-	void poll_woken(Irp &irp);
+	void poll_woken(Irp &irp, bool sync);
 
 	IrpPool &pool() { return pool_; }
 

@@ -462,7 +462,7 @@ static int kapi_poll_wake(struct wait_queue_entry *wait, unsigned int mode, int 
 		list_del_init(&wait->entry);
 		smp_store_release(&pe->head, NULL);
 	}
-	pw_poll_wake(pe->io->arg);
+	pw_poll_wake(pe->io->arg, sync);
 	return 1;
 }
 

@@ -95,6 +95,12 @@ void kapi_wake(struct kapi_waitq *w)
 		wake_up_all(&w->head);
 }
 
+void kapi_wake_sync(struct kapi_waitq *w)
+{
+	if (wq_has_sleeper(&w->head))
+		__wake_up_sync(&w->head, TASK_NORMAL);
+}
+
 int kapi_copy_to_user(unsigned long uaddr, const void *src, unsigned long n)
 {
 	return copy_to_user((void __user *)uaddr, src, n) ? -EFAULT : 0;

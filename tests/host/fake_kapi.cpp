@@ -496,6 +496,11 @@ extern "C" void kapi_wake(struct kapi_waitq *w)
 	w->cv.notify_all();
 }
 
+extern "C" void kapi_wake_sync(struct kapi_waitq *w)
+{
+	kapi_wake(w);
+}
+
 /* ---- Timers ---- */
 
 namespace {
@@ -874,7 +879,7 @@ void wake_head(WaitHead &h, unsigned key)
 			if (g_work_cb.load())
 				queue_work(pe->io);
 			else
-				pw_poll_wake(pe->io->arg);
+				pw_poll_wake(pe->io->arg, 0);
 		}
 	}
 	t_wake--;
