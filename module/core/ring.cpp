@@ -25,6 +25,20 @@ constexpr u64 kMaxSentries = u64(PWRING_MAX_PAGES) * kPageSize / sizeof(pwring_s
 
 constexpr u32 reg_spec(u32 flags, u32 shift) { return (flags >> shift) & PWRING_REG_MASK; }
 
+/* The lock-free lists are pushed LIFO: reversed, they run in push order. */
+template <Irp *Irp::*Next>
+Irp *in_push_order(Irp *list)
+{
+	Irp *fifo = nullptr;
+	while (list) {
+		Irp *next = list->*Next;
+		list->*Next = fifo;
+		fifo = list;
+		list = next;
+	}
+	return fifo;
+}
+
 struct WaitArgs {
 	const Ring *ring;
 	u64 wait;
@@ -256,16 +270,9 @@ void Ring::poll_woken(Irp &irp, bool sync)
 /* Takes the list, leaving `then` (empty, or closed), and runs it in wakeup order. */
 bool Ring::run_ready(Irp *then)
 {
-	Irp *list = ready_.exchange(then);
-	if (!list)
+	Irp *fifo = in_push_order<&Irp::ready_next>(ready_.exchange(then));
+	if (!fifo)
 		return false;
-	Irp *fifo = nullptr;
-	while (list) {
-		Irp *next = list->ready_next;
-		list->ready_next = fifo;
-		fifo = list;
-		list = next;
-	}
 	while (fifo) {
 		Irp *irp = fifo;
 		fifo = irp->ready_next;
@@ -343,16 +350,10 @@ void Ring::defer(Irp &irp)
 
 bool Ring::dispatch_deferred()
 {
-	Irp *list = deferred_.exchange(nullptr);
-	if (!list)
+	/* Dispatched in completion order. */
+	Irp *fifo = in_push_order<&Irp::free_next>(deferred_.exchange(nullptr));
+	if (!fifo)
 		return false;
-	Irp *fifo = nullptr;	/* pushed LIFO; dispatch in completion order */
-	while (list) {
-		Irp *next = list->free_next;
-		list->free_next = fifo;
-		fifo = list;
-		list = next;
-	}
 	while (fifo) {
 		Irp *irp = fifo;
 		fifo = irp->free_next;
