@@ -104,11 +104,11 @@ static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kapi_file *kf = file->private_data;
 
+	/* The hot command first, without the struct path's stack union. */
+	if (cmd == PWRING_IOC_ENTER_PACKED)
+		return pwring_enter_packed(kf, arg);
 	if (_IOC_TYPE(cmd) != PWRING_IOC_MAGIC)
 		return -ENOTTY;
-	/* The hot command first, without the struct path's stack union. */
-	if (_IOC_NR(cmd) == PWRING_IOC_NR_ENTER_PACKED)
-		return pwring_enter_packed(kf, arg);
 	return pwring_ioctl_struct(kf, _IOC_NR(cmd), (void __user *)arg);
 }
 
@@ -117,8 +117,7 @@ static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 static long pwring_compat_ioctl(struct file *file, unsigned int cmd,
 				unsigned long arg)
 {
-	if (_IOC_TYPE(cmd) == PWRING_IOC_MAGIC &&
-	    _IOC_NR(cmd) == PWRING_IOC_NR_ENTER_PACKED)
+	if (cmd == PWRING_IOC_ENTER_PACKED)
 		return -ENOTTY;
 	return compat_ptr_ioctl(file, cmd, arg);
 }
