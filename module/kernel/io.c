@@ -392,13 +392,55 @@ static ssize_t kapi_rw_user(struct kapi_io *io, struct file *f, int write,
 	return ret;
 }
 
+/* The pinned buffer from `skip` on, through the file's iter method. */
+static ssize_t kapi_rw_iter(struct kapi_io *io, struct file *f, int write,
+			    unsigned long skip, loff_t *ppos, int nowait)
+{
+	struct iov_iter it;
+
+	iov_iter_bvec(&it, write ? ITER_SOURCE : ITER_DEST, io->bvec, io->nr_pages, io->len);
+	iov_iter_advance(&it, skip);
+	if (nowait && !(f->f_mode & FMODE_NOWAIT))
+		return kapi_iter_nowait(f, &it, ppos, write);
+	if (write)
+		return vfs_iter_write(f, &it, ppos, nowait ? RWF_NOWAIT : 0);
+	return vfs_iter_read(f, &it, ppos, nowait ? RWF_NOWAIT : 0);
+}
+
+/*
+ * The file position is serialised as read(2) does it (fdget_pos); a
+ * non-blocking attempt only tries the lock, a worker's can be interrupted.
+ * Returns whether the lock is held, or -errno.
+ */
+static int kapi_pos_lock(struct file *f, int nowait)
+{
+	if (!(f->f_mode & FMODE_ATOMIC_POS))
+		return 0;
+	if (nowait)
+		return mutex_trylock(&f->f_pos_lock) ? 1 : -EAGAIN;
+	return mutex_lock_interruptible(&f->f_pos_lock) ? -EINTR : 1;
+}
+
+/* What the core may see of an error: no restart codes, no EOPNOTSUPP for nowait. */
+static long kapi_rw_result(ssize_t ret, int nowait)
+{
+	/* Some paths refuse IOCB_NOWAIT outright (ext4 buffered writes): retry blocking. */
+	if (nowait && ret == -EOPNOTSUPP)
+		return -EAGAIN;
+	/* The restart codes mean nothing outside a system call. */
+	if (ret == -ERESTARTSYS || ret == -ERESTARTNOINTR || ret == -ERESTARTNOHAND ||
+	    ret == -ERESTART_RESTARTBLOCK)
+		return -EINTR;
+	return ret;
+}
+
 long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
 	     unsigned long skip, int nowait)
 {
 	bool iter = write ? !!f->f_op->write_iter : !!f->f_op->read_iter;
-	bool use_pos = offset < 0, locked = false;
-	struct iov_iter it;
+	bool use_pos = offset < 0;
 	loff_t pos = offset, *ppos;
+	int locked = 0;
 	ssize_t ret;
 
 	if (S_ISDIR(file_inode(f)->i_mode))
@@ -411,43 +453,22 @@ long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
 			io->mm = get_task_mm(current);
 		return -EAGAIN;
 	}
-	/* The file position, serialised like read(2) does (fdget_pos). */
-	if (use_pos && (f->f_mode & FMODE_ATOMIC_POS)) {
-		if (nowait) {
-			if (!mutex_trylock(&f->f_pos_lock))
-				return -EAGAIN;
-		} else if (mutex_lock_interruptible(&f->f_pos_lock)) {
-			return -EINTR;
-		}
-		locked = true;
-	}
-	if (use_pos)
+	if (use_pos) {
+		locked = kapi_pos_lock(f, nowait);
+		if (locked < 0)
+			return locked;
 		pos = f->f_pos;
-	ppos = (f->f_mode & FMODE_STREAM) ? NULL : &pos;
-	if (!iter) {
-		ret = kapi_rw_user(io, f, write, skip, ppos);
-	} else {
-		iov_iter_bvec(&it, write ? ITER_SOURCE : ITER_DEST, io->bvec, io->nr_pages, io->len);
-		iov_iter_advance(&it, skip);
-		if (nowait && !(f->f_mode & FMODE_NOWAIT))
-			ret = kapi_iter_nowait(f, &it, ppos, write);
-		else if (write)
-			ret = vfs_iter_write(f, &it, ppos, nowait ? RWF_NOWAIT : 0);
-		else
-			ret = vfs_iter_read(f, &it, ppos, nowait ? RWF_NOWAIT : 0);
 	}
+	ppos = (f->f_mode & FMODE_STREAM) ? NULL : &pos;
+	if (iter)
+		ret = kapi_rw_iter(io, f, write, skip, ppos, nowait);
+	else
+		ret = kapi_rw_user(io, f, write, skip, ppos);
 	if (use_pos && ret >= 0 && ppos)
 		f->f_pos = pos;
 	if (locked)
 		mutex_unlock(&f->f_pos_lock);
-	/* Some paths refuse IOCB_NOWAIT outright (ext4 buffered writes): retry blocking. */
-	if (nowait && ret == -EOPNOTSUPP)
-		return -EAGAIN;
-	/* The restart codes mean nothing outside a system call. */
-	if (ret == -ERESTARTSYS || ret == -ERESTARTNOINTR || ret == -ERESTARTNOHAND ||
-	    ret == -ERESTART_RESTARTBLOCK)
-		return -EINTR;
-	return ret;
+	return kapi_rw_result(ret, nowait);
 }
 
 static int kapi_poll_wake(struct wait_queue_entry *wait, unsigned int mode, int sync, void *key)
