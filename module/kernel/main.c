@@ -150,7 +150,13 @@ static int __init pwring_init(void)
 {
 	int ret;
 
-	pwring_wq = alloc_workqueue("pwring", WQ_UNBOUND, 0);
+	/*
+	 * Per-CPU, so a retry runs where it was queued (next to the thread
+	 * waiting for it, no cross-CPU wakeups); CPU-intensive, because one
+	 * item may copy a large buffer and must not hold up the other work of
+	 * that CPU's pool.
+	 */
+	pwring_wq = alloc_workqueue("pwring", WQ_CPU_INTENSIVE, 0);
 	if (!pwring_wq)
 		return -ENOMEM;
 	ret = misc_register(&pwring_misc);
