@@ -91,6 +91,8 @@ void kapi_timer_cancel(struct kapi_io *io);
 void kapi_queue_work(struct kapi_io *io);
 /* True in interrupt context or with interrupts off. */
 int kapi_in_atomic(void);
+/* cond_resched(): a long loop in process context lets others run. */
+void kapi_cond_resched(void);
 
 /* Files: a reference from the caller's file table, or NULL. */
 struct file;
@@ -117,9 +119,9 @@ long kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, in
 void kapi_mdl_release(struct kapi_io *io);
 
 /*
- * Reads or writes the pinned buffer, from `skip` bytes into it; offset -1
- * uses and advances the file position under the file's position lock, like
- * read(2)/write(2). With nowait, returns -EAGAIN instead of blocking (also
+ * Reads or writes the pinned buffer, from `skip` bytes into it, at file
+ * offset `offset + skip`; offset -1 uses and advances the file position
+ * under the file's position lock, like read(2)/write(2). With nowait, returns -EAGAIN instead of blocking (also
  * when the file cannot be tried without blocking). Bytes, or -errno; an
  * interrupted call gives -EINTR, never the kernel's internal restart codes.
  */

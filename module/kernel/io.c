@@ -220,6 +220,11 @@ int kapi_in_atomic(void)
 	return in_interrupt() || irqs_disabled();
 }
 
+void kapi_cond_resched(void)
+{
+	cond_resched();
+}
+
 struct file *kapi_fget(unsigned int fd)
 {
 	return fget(fd);
@@ -439,7 +444,7 @@ long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
 {
 	bool iter = write ? !!f->f_op->write_iter : !!f->f_op->read_iter;
 	bool use_pos = offset < 0;
-	loff_t pos = offset, *ppos;
+	loff_t pos = use_pos ? 0 : offset + skip, *ppos;
 	int locked = 0;
 	ssize_t ret;
 

@@ -789,6 +789,16 @@ extern "C" int kapi_in_atomic(void)
 	return in_atomic();
 }
 
+namespace {
+std::atomic<long> g_cond_resched;
+}
+
+extern "C" void kapi_cond_resched(void)
+{
+	might_sleep("kapi_cond_resched");
+	g_cond_resched++;
+}
+
 /* ---- Files ---- */
 
 namespace {
@@ -820,6 +830,7 @@ struct file {
 	Kind kind;
 	std::atomic<unsigned> caps;	/* kNonblock changes with fcntl */
 	std::atomic<bool> uncached{false};
+	std::atomic<size_t> nowait_chunk{0};
 	std::atomic<long> refs{1};	/* the fd table's, plus the core's */
 	std::atomic<long> core_refs{0};
 	std::shared_ptr<PipeBuf> pipe;
@@ -1184,7 +1195,8 @@ extern "C" long kapi_rw(struct kapi_io *io, struct file *f, int write, long long
 	case Kind::Regular:
 		if (nowait && !write && f->uncached.load())
 			return -kEAGAIN;	/* page cache miss */
-		return reg_rw(f, buf, n, write, offset, nowait);
+		return reg_rw(f, buf, nowait && f->nowait_chunk ? std::min(n, f->nowait_chunk.load()) : n,
+			      write, offset < 0 ? offset : offset + (long long)skip, nowait);
 	case Kind::PipeRead:
 		return pipe_read(*f->pipe, buf, n, block);
 	case Kind::PipeWrite:
@@ -1472,6 +1484,7 @@ void reset()
 	g_locks = g_waitqs = g_io_sets = g_mems = g_pages = 0;
 	g_fail_at = -1;
 	g_alloc_calls = 0;
+	g_cond_resched = 0;
 	g_fail_map = 0;
 	g_map_calls = g_unmap_calls = 0;
 	g_occupied.clear();
@@ -1840,7 +1853,7 @@ void pipe(int fds[2], PipeOpts o)
 }
 
 /* What io.c gives a regular file at most: no poll method, no O_NONBLOCK, no NOWAIT writes. */
-constexpr unsigned kRegularMask = kRead | kWrite | kPread | kPwrite | kNowaitRead;
+constexpr unsigned kRegularMask = kRead | kWrite | kPread | kPwrite | kNowaitRead | kNowaitWrite;
 
 int regular_file(const std::string &bytes, unsigned caps)
 {
@@ -1858,6 +1871,19 @@ int reopen(int fd, unsigned caps)
 	file *f = new_file(Kind::Regular, caps & kRegularMask);
 	f->reg = old->reg;
 	return install_fd(f);
+}
+
+void set_nowait_chunk(int fd, size_t chunk)
+{
+	file *f = lookup(fd);
+	if (!f || f->kind != Kind::Regular)
+		die("fake::set_nowait_chunk(%d): not a regular file", fd);
+	f->nowait_chunk = chunk;
+}
+
+long cond_resched_calls()
+{
+	return g_cond_resched;
 }
 
 void set_uncached(int fd, bool uncached)

@@ -241,6 +241,14 @@ int regular_file(const std::string &bytes, unsigned caps = kRegularCaps);
 int reopen(int fd, unsigned caps);
 /* Pages of a regular file not in the page cache: a non-blocking read says EAGAIN. */
 void set_uncached(int fd, bool uncached);
+/*
+ * A regular file whose non-blocking reads and writes move at most `chunk`
+ * bytes a call, as /dev/zero does under IOCB_NOWAIT when it should yield
+ * the CPU (0: no limit).
+ */
+void set_nowait_chunk(int fd, size_t chunk);
+/* kapi_cond_resched() calls so far. */
+long cond_resched_calls();
 /* fcntl(F_SETFL, O_NONBLOCK) on a pipe end. */
 void set_nonblock(int fd, bool on);
 int devnull();

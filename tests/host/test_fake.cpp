@@ -395,13 +395,13 @@ TEST_F(FakeKapi, MdlAndRw)
 		got.push_back(kapi_rw(io(0), f, 0, -1, 0, 0));
 		got.push_back(kapi_rw(io(0), f, 0, 7, 0, 0));
 		got.push_back(kapi_rw(io(0), f, 0, 100, 0, 0));
-		got.push_back(kapi_rw(io(0), f, 0, 0, 3, 0));	/* into buf + 3 */
+		got.push_back(kapi_rw(io(0), f, 0, 0, 3, 0));	/* offset 0 + 3 into buf + 3 */
 		kapi_block_end(io(0));
 	};
 	kapi_queue_work(io(0));
 	fake::run_work();
 	EXPECT_EQ(got, (std::vector<long>{5, 5, 0, 2}));
-	EXPECT_EQ(std::string(buf, 5), "worhe");
+	EXPECT_EQ(std::string(buf, 5), "worlo");
 	EXPECT_EQ(fake::file_pos(fd), 5);	/* only the -1 read moved it */
 	kapi_mdl_release(io(0));
 	kapi_mdl_release(io(0));	/* nothing pinned: harmless */

@@ -196,6 +196,38 @@ TEST_F(Rw, WakeupsRacingTheWaitersReturnLoseNothing)
 	EXPECT_EQ(teardown(0), 0);
 }
 
+/*
+ * A file that is not a stream gives a short count to a non-blocking attempt
+ * only where the rest would have blocked or yielded (/dev/zero under
+ * IOCB_NOWAIT): read(2) would have gone on, and so does the READ, at the
+ * right offsets, yielding the CPU between attempts, until EOF.
+ */
+TEST_F(Rw, ShortNonBlockingCountsOfAFileAreContinued)
+{
+	URing r = ring(4, 4);
+	const int fd = fake::regular_file("0123456789abcdef",
+					  fake::kRegularCaps | fake::kNowaitWrite);
+	fake::set_nowait_chunk(fd, 3);
+	char buf[32] = {};
+	r.push(read_sqe(1, fd, buf, 16));
+	r.push(read_sqe(2, fd, buf + 16, 10, kNever, kNoRegs, 4));
+	r.push(read_sqe(3, fd, buf + 26, 6, kNever, kNoRegs, 12));
+	ASSERT_EQ(enter(0, 3, 0), 3);
+	ASSERT_EQ(r.ctail(), 3u) << "all complete during enter";
+	EXPECT_EQ(fake::work_queued(), 0);
+	EXPECT_EQ(r.cqe_at(0).result, 16u);
+	EXPECT_EQ(r.cqe_at(1).result, 10u);
+	EXPECT_EQ(r.cqe_at(2).result, 4u) << "a short count at EOF stays short";
+	EXPECT_EQ(str(buf, 30), "0123456789abcdef456789abcdcdef");
+	EXPECT_GE(fake::cond_resched_calls(), 5);
+	r.push(write_sqe(4, fd, "ABCDEFGHIJ", 10, kNever, kNoRegs, 2));
+	ASSERT_EQ(enter(0, 1, 0), 1);
+	ASSERT_EQ(r.ctail(), 4u);
+	EXPECT_EQ(r.cqe_at(3).result, 10u);
+	EXPECT_EQ(fake::contents(fd), "01ABCDEFGHIJcdef");
+	EXPECT_EQ(teardown(0), 0);
+}
+
 TEST_F(Rw, ReadTakesAtMostCount)
 {
 	URing r = ring(4, 4);

@@ -64,6 +64,26 @@ bool write_continues(IoState &s, s64 r)
 	return true;
 }
 
+/*
+ * The non-blocking attempts of the issue. A stream (pollable: pipes,
+ * sockets, ttys) answers with what it has, as read(2) does. Anything else
+ * (a regular file, /dev/zero) gives a short count to a non-blocking attempt
+ * only where the rest would have blocked or yielded the CPU, where read(2)
+ * and write(2) would have gone on: so do we, until EOF (0), a would-block
+ * (the worker does the rest) or an error.
+ */
+s64 first_attempts(Irp &irp)
+{
+	IoState &s = irp.ios;
+	s64 r = kapi_rw(irp.io, s.file, s.write, s.offset, 0, true);
+	while (!s.pollable && r > 0 && s.done + u64(r) < s.len) {
+		s.done += u64(r);
+		kapi_cond_resched();
+		r = kapi_rw(irp.io, s.file, s.write, s.offset, s.done, true);
+	}
+	return r;
+}
+
 bool can_try(const IoState &s)
 {
 	return kapi_file_caps(s.file) & (s.write ? KAPI_F_NOWAIT_WRITE : KAPI_F_NOWAIT_READ);
@@ -126,7 +146,7 @@ Issue rw_issue(Irp &irp, bool write)
 		return done(irp, kapi_rw(irp.io, f, write, offset, 0, false));
 
 	s.pollable = caps & KAPI_F_POLL;
-	const s64 r = kapi_rw(irp.io, f, write, offset, 0, true);
+	const s64 r = first_attempts(irp);
 	if (r != -err::EAGAIN && !write_continues(s, r))
 		return done(irp, total(s, r));
 
