@@ -831,6 +831,7 @@ struct file {
 	std::atomic<unsigned> caps;	/* kNonblock changes with fcntl */
 	std::atomic<bool> uncached{false};
 	std::atomic<size_t> nowait_chunk{0};
+	std::atomic<bool> always_eagain{false};
 	std::atomic<long> refs{1};	/* the fd table's, plus the core's */
 	std::atomic<long> core_refs{0};
 	std::shared_ptr<PipeBuf> pipe;
@@ -1193,8 +1194,8 @@ extern "C" long kapi_rw(struct kapi_io *io, struct file *f, int write, long long
 	case Kind::Null:
 		return write ? long(n) : 0;
 	case Kind::Regular:
-		if (nowait && !write && f->uncached.load())
-			return -kEAGAIN;	/* page cache miss */
+		if (!write && (f->always_eagain.load() || (nowait && f->uncached.load())))
+			return -kEAGAIN;	/* page cache miss, or a device with nothing */
 		return reg_rw(f, buf, nowait && f->nowait_chunk ? std::min(n, f->nowait_chunk.load()) : n,
 			      write, offset < 0 ? offset : offset + (long long)skip, nowait);
 	case Kind::PipeRead:
@@ -1879,6 +1880,14 @@ void set_nowait_chunk(int fd, size_t chunk)
 	if (!f || f->kind != Kind::Regular)
 		die("fake::set_nowait_chunk(%d): not a regular file", fd);
 	f->nowait_chunk = chunk;
+}
+
+void set_always_eagain(int fd, bool on)
+{
+	file *f = lookup(fd);
+	if (!f || f->kind != Kind::Regular)
+		die("fake::set_always_eagain(%d): not a regular file", fd);
+	f->always_eagain = on;
 }
 
 long cond_resched_calls()

@@ -247,6 +247,8 @@ void set_uncached(int fd, bool uncached);
  * the CPU (0: no limit).
  */
 void set_nowait_chunk(int fd, size_t chunk);
+/* A regular file whose every read says EAGAIN, blocking or not (some devices do). */
+void set_always_eagain(int fd, bool on);
 /* kapi_cond_resched() calls so far. */
 long cond_resched_calls();
 /* fcntl(F_SETFL, O_NONBLOCK) on a pipe end. */

@@ -228,6 +228,23 @@ TEST_F(Rw, ShortNonBlockingCountsOfAFileAreContinued)
 	EXPECT_EQ(teardown(0), 0);
 }
 
+/* No poll method, no wakeup to wait for: EAGAIN from the worker's call is the answer. */
+TEST_F(Rw, EagainFromAFileWithoutPollIsTheResult)
+{
+	URing r = ring(4, 4);
+	const int fd = fake::regular_file("data");
+	fake::set_always_eagain(fd, true);
+	char buf[8];
+	r.push(read_sqe(1, fd, buf, sizeof(buf)));
+	ASSERT_EQ(enter(0, 1, 0), 1);
+	EXPECT_EQ(r.ctail(), 0u);
+	EXPECT_EQ(fake::run_work(), 1);
+	ASSERT_EQ(r.ctail(), 1u) << "waiting for a wakeup that cannot come";
+	EXPECT_EQ(r.cqe_at(0).error, EAGAIN);
+	EXPECT_EQ(r.cqe_at(0).result, 0u);
+	EXPECT_EQ(teardown(0), 0);
+}
+
 TEST_F(Rw, ReadTakesAtMostCount)
 {
 	URing r = ring(4, 4);

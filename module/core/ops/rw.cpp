@@ -189,7 +189,8 @@ void rw_work(Irp &irp, WorkCtx ctx)
 	/* Workers get no signals: EINTR is a cancellation's, or a stale one's. */
 	if (r == -err::EINTR)
 		return rearm(irp, ctx, true);
-	if (r == -err::EAGAIN || write_continues(s, r))
+	/* Only a pollable file has a wakeup to wait for; from others EAGAIN is the answer. */
+	if ((r == -err::EAGAIN && s.pollable) || write_continues(s, r))
 		return rearm(irp, ctx, false);
 	done(irp, total(s, r));
 	irp.ring->complete_async(irp, ctx);
