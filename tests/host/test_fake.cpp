@@ -115,6 +115,15 @@ protected:
 			ASSERT_EQ(kapi_io_init(log.set, i, &cells[i]), fake::io_at(log.set, i));
 	}
 	kapi_io *io(unsigned i) { return fake::io_at(log.set, i); }
+	/* Companions set up, a 4-byte regular file held, a buffer pinned on io(0). */
+	struct file *file_with_pinned_buffer()
+	{
+		static char b[4];
+		make_ios();
+		struct file *f = kapi_fget(unsigned(fake::regular_file("abcd")));
+		kapi_mdl_pin(io(0), uaddr(b), 4, 1);
+		return f;
+	}
 };
 
 TEST_F(FakeKapi, ManualClockRunsCallbacksInDeadlineOrder)
@@ -480,11 +489,7 @@ TEST_F(FakeKapiDeathTest, BlockingRwOutsideWorkItemAborts)
 {
 	EXPECT_DEATH(
 		{
-			make_ios();
-			char b[4];
-			const int fd = fake::regular_file("abcd");
-			struct file *f = kapi_fget(unsigned(fd));
-			kapi_mdl_pin(io(0), uaddr(b), 4, 1);
+			struct file *f = file_with_pinned_buffer();
 			kapi_rw(io(0), f, 0, -1, 0, 0);
 		},
 		"blocking kapi_rw outside a work item");
@@ -494,11 +499,7 @@ TEST_F(FakeKapiDeathTest, BlockingRwThatCannotBeInterruptedAborts)
 {
 	EXPECT_DEATH(
 		{
-			make_ios();
-			char b[4];
-			const int fd = fake::regular_file("abcd");
-			struct file *f = kapi_fget(unsigned(fd));
-			kapi_mdl_pin(io(0), uaddr(b), 4, 1);
+			struct file *f = file_with_pinned_buffer();
 			log.work_fn = [&](Cell *) { kapi_rw(io(0), f, 0, -1, 0, 0); };
 			kapi_queue_work(io(0));
 			fake::run_work();
