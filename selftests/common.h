@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -202,6 +203,52 @@ HELPER int raw_teardown(int fd, uint64_t id)
 	struct pwring_teardown_args args = { .size = sizeof(args), .id = id };
 
 	return ioctl(fd, PWRING_IOC_TEARDOWN, &args);
+}
+
+/* A thread of ours lent to a raw file as its worker (what libpwring does). */
+HELPER void *raw_worker_main(void *arg)
+{
+	int handle = (int)(intptr_t)arg;
+	unsigned long why = PWRING_WORK_NEW;
+	int ret;
+
+	for (;;) {
+		ret = ioctl(handle, PWRING_IOC_WORK, why);
+		why = PWRING_WORK_AGAIN;
+		if (ret == PWRING_WORK_SPAWN) {
+			pthread_t th;
+
+			if (pthread_create(&th, NULL, raw_worker_main, arg) == 0)
+				pthread_detach(th);
+			else
+				why = PWRING_WORK_NO_SPAWN;
+			continue;
+		}
+		if (ret < 0 && errno == EINTR)
+			continue;
+		return NULL;
+	}
+}
+
+/* After raw_setup(): lends the file one worker, which asks for more. 0, or -1 with errno. */
+HELPER int raw_lend_worker(int fd)
+{
+	sigset_t all, old;
+	pthread_t th;
+	int handle = ioctl(fd, PWRING_IOC_WORKER), ret;
+
+	if (handle < 0)
+		return -1;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = pthread_create(&th, NULL, raw_worker_main, (void *)(intptr_t)handle);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		errno = ret;
+		return -1;
+	}
+	pthread_detach(th);
+	return 0;
 }
 
 /* ---- Children --------------------------------------------------------------------- */

@@ -502,9 +502,8 @@ static void close_cancels(void)
 	sleep_ns(30 * MS);
 	pins1 = pins_outstanding();
 	tap_ok(raw.ctrl->ctail == 0, "30 ms later none has completed");
-	tap_ok(pins0 < 0 || pins1 - pins0 >= 7,
-	       "their buffers are pinned (pins outstanding %lld -> %lld, 7 pages expected)", pins0,
-	       pins1);
+	tap_ok(pins0 < 0 || pins1 == pins0,
+	       "a waiting request pins nothing (pins outstanding %lld -> %lld)", pins0, pins1);
 
 	/* Our own descriptors go: the module's references keep the files open. */
 	close(p[0]);
@@ -703,8 +702,9 @@ static void blocked_workers(void)
 	       "one READ got the byte; the other %d timed out, reading nothing", NBLOCK - 1);
 	tap_ok(left_intact(m, sl), "a byte written afterwards is read intact by read(2)");
 
+	/* Its blocking reads run in workers: threads of ours lent to the file. */
 	dev = raw_open();
-	if (dev < 0 || raw_setup(dev, &raw, NULL, 16, 16) < 0)
+	if (dev < 0 || raw_setup(dev, &raw, NULL, 16, 16) < 0 || raw_lend_worker(dev) < 0)
 		tap_bail("raw setup: %s", strerror(errno));
 	memset(bufs, 0, sizeof(bufs));
 	push_tty_reads(&raw, sl, bufs, CLOCKS_NEVER);
@@ -716,6 +716,9 @@ static void blocked_workers(void)
 		sleep_ns(MS);
 	sleep_ns(30 * MS);	/* time for the losers to block */
 	close(dev);
+	/* Close cancels and returns; the interrupted workers post their CQEs just after. */
+	for (int i = 0; i < 2000 && __atomic_load_n(&raw.ctrl->ctail, __ATOMIC_ACQUIRE) != NBLOCK; i++)
+		sleep_ns(MS);
 	tap_ok(raw.ctrl->ctail == NBLOCK &&
 	       one_got(raw.cqueue, NBLOCK, bufs, 'x', ECANCELED),
 	       "closing the device: one READ got the byte, the other %d ECANCELED (ctail %u)",

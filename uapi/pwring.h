@@ -164,6 +164,22 @@ struct pwring_teardown_args {
 #define PWRING_IOC_NR_TEARDOWN	3
 /* Commands whose argument is a value, not a pointer, are numbered from 32. */
 #define PWRING_IOC_NR_ENTER_PACKED	32
+#define PWRING_IOC_NR_WORKER		33
+#define PWRING_IOC_NR_WORK		34
+
+/*
+ * Workers: threads of the owning process that run its requests' blocking
+ * and asynchronous steps, so that every step runs as the process itself.
+ * PWRING_IOC_WORKER on the device returns a new close-on-exec descriptor
+ * (the worker handle). PWRING_IOC_WORK on the handle makes the calling
+ * thread a worker until it returns one of the values below; its argument
+ * says why the thread calls.
+ */
+#define PWRING_WORK_RETIRE	0u	/* return: let this thread go */
+#define PWRING_WORK_SPAWN	1u	/* return: start one more worker, then call again */
+#define PWRING_WORK_AGAIN	0u	/* argument: a worker coming back */
+#define PWRING_WORK_NEW		1u	/* argument: a worker started for a SPAWN */
+#define PWRING_WORK_NO_SPAWN	2u	/* argument: the SPAWN could not be done */
 
 #ifndef PWRING_HAVE_TYPES
 #include <linux/ioctl.h>
@@ -173,6 +189,9 @@ struct pwring_teardown_args {
 #define PWRING_IOC_TEARDOWN	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_TEARDOWN, struct pwring_teardown_args)
 /* The argument is the packed value itself (see PWRING_ENTER_*), not a pointer. */
 #define PWRING_IOC_ENTER_PACKED	_IO(PWRING_IOC_MAGIC, PWRING_IOC_NR_ENTER_PACKED)
+/* Return: a worker handle; on the handle, PWRING_WORK_RETIRE or _SPAWN. */
+#define PWRING_IOC_WORKER	_IO(PWRING_IOC_MAGIC, PWRING_IOC_NR_WORKER)
+#define PWRING_IOC_WORK		_IO(PWRING_IOC_MAGIC, PWRING_IOC_NR_WORK)
 #endif
 
 #define PWRING_OFFSET_CHECK(type, field, off) \

@@ -97,12 +97,12 @@ void Irp::work(WorkCtx ctx)
 		reinterpret_cast<const AsyncOps *>(v)->work(*this, ctx);
 }
 
-bool IrpPool::init(u32 count, Ring *ring)
+bool IrpPool::init(u32 count, Ring *ring, kapi_file *file, kapi_waitq *ring_wq)
 {
 	chunks_ = static_cast<Irp **>(kapi_zalloc(sizeof(Irp *) * ((count + kChunk - 1) / kChunk)));
 	if (!chunks_)
 		return false;
-	ios_ = kapi_ios_create(count);
+	ios_ = kapi_ios_create(count, file, ring_wq, ring);
 	if (!ios_)
 		return false;
 	count_ = count;
@@ -135,7 +135,7 @@ Irp *IrpPool::fresh()
 
 void IrpPool::destroy()
 {
-	/* Waits for timer callbacks and work items still returning. */
+	/* Waits for timer callbacks and steps still returning. */
 	if (ios_)
 		kapi_ios_destroy(ios_, count_, used_);
 	if (chunks_)

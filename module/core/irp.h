@@ -154,7 +154,7 @@ private:
  */
 class IrpPool {
 public:
-	bool init(u32 count, Ring *ring);
+	bool init(u32 count, Ring *ring, kapi_file *file, kapi_waitq *ring_wq);
 	void destroy();
 
 	Irp *alloc()
@@ -186,6 +186,7 @@ public:
 	/* Packets ever handed out: exactly [0, used()). */
 	u32 used() const { return used_; }
 	Irp &at(u32 i) { return chunks_[i / kChunk][i % kChunk]; }
+	kapi_ios *ios() const { return ios_; }
 
 private:
 	/*

@@ -48,22 +48,28 @@ void kapi_wake(struct kapi_waitq *w);
 void kapi_wake_sync(struct kapi_waitq *w);
 
 /*
- * The kernel companion of each packet (struct kapi_io): an hrtimer, a work
- * item on the module's workqueue, the pinned pages of its buffer (a memory
- * descriptor list) and up to two poll wait entries. A pool's set is created
- * at setup, but companion i is made only at its first use, by kapi_io_init(),
- * for the core's packet `arg`. The kernel calls back:
+ * The kernel companion of each packet (struct kapi_io): an hrtimer, a place
+ * on the owner's work queue, the buffer's address range and up to two poll
+ * wait entries. A pool's set is created at setup (for the ring `ring`,
+ * whose enter waits on `ring_wq`), but companion i is made only at its
+ * first use, by kapi_io_init(), for the core's packet `arg`. The kernel
+ * calls back:
  *   pw_timer_fired(arg)  hrtimer expiry, hard interrupt context
- *   pw_io_work(arg)      the work item, process context (kernel worker,
- *                        running with the credentials of the ring's creator)
+ *   pw_io_work(arg)      a queued step (kapi_queue_work), process context:
+ *                        a thread of the owning process (a worker it lent,
+ *                        or the ring's own enter when it lent none), with
+ *                        the credentials kapi_io_hold_creds() recorded
  *   pw_poll_wake(arg, sync) a poll wakeup, atomic (the wait queue's lock held; sync: the
  *                        waker is about to sleep):
- *                        queues the work item or hands the retry to enter
- * kapi_ios_destroy() cancels timers
- * and work items of the first `used` companions (the others were never
- * touched) and waits for callbacks still running.
+ *                        queues the step or hands the retry to enter
+ *   pw_ring_reap(ring)   after kapi_reap_later(): process context, the ring
+ *                        is idle and nobody else will touch it
+ * kapi_ios_destroy() cancels timers of the first `used` companions (the
+ * others were never touched) and waits for callbacks and steps still
+ * returning.
  */
-struct kapi_ios *kapi_ios_create(unsigned int count);
+struct kapi_ios *kapi_ios_create(unsigned int count, struct kapi_file *f,
+				 struct kapi_waitq *ring_wq, void *ring);
 void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int used);
 /*
  * Companion i's first use, in index order (destroy covers the first `used`):
@@ -73,9 +79,24 @@ struct kapi_io *kapi_io_init(struct kapi_ios *ios, unsigned int i, void *arg);
 void pw_timer_fired(void *arg);
 void pw_io_work(void *arg);
 void pw_poll_wake(void *arg, int sync);
+void pw_ring_reap(void *ring);
+
+/* In the submitter's enter, as a request goes asynchronous: its steps run with these credentials. */
+void kapi_io_hold_creds(struct kapi_io *io);
+/* Any context: pw_ring_reap(ring) runs soon, elsewhere. */
+void kapi_reap_later(struct kapi_ios *ios);
+/*
+ * A file whose owner lent no worker runs the queued steps of a ring in that
+ * ring's enter: kapi_work_pending() says there are some (and no signal is
+ * pending), kapi_work_run() runs them, once each.
+ */
+int kapi_work_pending(struct kapi_ios *ios);
+void kapi_work_run(struct kapi_ios *ios);
+/* A fatal signal is pending for the calling thread. */
+int kapi_fatal_signal_pending(void);
 
 /*
- * Interruptible blocking. A work item brackets a blocking call with
+ * Interruptible blocking. A queued step brackets a blocking call with
  * kapi_block_begin() and kapi_block_end(); kapi_io_interrupt() (any context)
  * breaks a call inside the bracket as a signal would, and the call returns
  * -EINTR or what it moved before. Outside the bracket it does nothing, so
@@ -111,15 +132,16 @@ enum {
 unsigned int kapi_file_caps(struct file *f);
 
 /*
- * Memory descriptor list: pins [uaddr, uaddr + len) of the caller's address
- * space into io (writable when the kernel will write to it). Returns len, or
- * -EFAULT unless the whole range is mapped (with the access needed).
+ * Memory descriptor list: records [uaddr, uaddr + len) of the caller's
+ * address space as io's buffer, after checking that it is mapped in full
+ * (writable when the kernel will write to it). Pins nothing: every access
+ * is made from a thread of the owning process. Returns len, or -EFAULT.
  */
 long kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, int for_write);
 void kapi_mdl_release(struct kapi_io *io);
 
 /*
- * Reads or writes the pinned buffer, from `skip` bytes into it, at file
+ * Reads or writes the buffer, from `skip` bytes into it, at file
  * offset `offset + skip`; offset -1 uses and advances the file position
  * under the file's position lock, like read(2)/write(2). With nowait, returns -EAGAIN instead of blocking (also
  * when the file cannot be tried without blocking). Bytes, or -errno; an

@@ -18,8 +18,13 @@ struct pwring_teardown_args;
 struct pwring_table;
 
 struct pwring_table *pwring_core_open(void);
-/* Last close: cancels everything in flight, waits for it, frees every ring. */
-void pwring_core_release(struct pwring_table *t);
+/*
+ * Last close or owner exit: cancels everything in flight and frees every
+ * ring, at once if idle, else when its last request completes. Once only.
+ */
+void pwring_core_shutdown(struct pwring_table *t);
+/* After shutdown, when nothing refers to the table any more. */
+void pwring_core_free(struct pwring_table *t);
 long pwring_core_setup(struct pwring_table *t, struct kapi_file *f,
 		       const struct pwring_setup_args *a);
 long pwring_core_enter(struct pwring_table *t, const struct pwring_enter_args *a);

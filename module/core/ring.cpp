@@ -17,6 +17,8 @@ namespace {
 
 constexpr u64 kPageSize = 4096;
 constexpr u32 kLinkFlags = PWRING_LINK | PWRING_HARDLINK;
+/* Loops over user-sized work check for signals and yield this often. */
+constexpr u32 kResched = 64;
 /* The five load specifiers, all REG_NONE. */
 constexpr u32 kLoadSpecs = PWRING_NO_REGS & ~(PWRING_REG_MASK << PWRING_SAVE);
 static_assert(kLoadSpecs == 0x7fff, "five 3-bit load specifiers from bit 0");
@@ -98,7 +100,7 @@ s32 Ring::init(kapi_file *file, const pwring_setup_args &args, u32 id, pwring_ri
 	ctrl_ = static_cast<pwring_ctrl *>(kaddr);
 	sq_ = reinterpret_cast<pwring_sqe *>(static_cast<u8 *>(kaddr) + PWRING_SQ_OFFSET);
 	cq_ = reinterpret_cast<pwring_cqe *>(sq_ + sentries_);
-	if (!pool_.init(centries_, this))
+	if (!pool_.init(centries_, this, file, waitq_))
 		return err::ENOMEM;
 
 	const long m = kapi_mem_map_user(file, mem_, args.address, &uaddr_);
@@ -161,6 +163,7 @@ private:
 Result<u32> Ring::enter(u64 amount, u64 wait)
 {
 	drain_deferred();
+	run_work();
 
 	u32 ready = shared_load_acquire(&ctrl_->stail) - sq_head_;
 	if (ready > sentries_)
@@ -171,6 +174,12 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	s32 stop = 0;	/* why consuming stopped early: EBUSY (admission) or ENOMEM */
 	Irp *head = nullptr, *tail = nullptr;
 	while (consumed < want) {
+		/* A fatal signal ends the call between SQEs; a long batch yields. */
+		if (PW_UNLIKELY(consumed % kResched == kResched - 1)) {
+			if (kapi_fatal_signal_pending())
+				break;
+			kapi_cond_resched();
+		}
 		if (!admit()) {
 			stop = err::EBUSY;
 			break;
@@ -221,7 +230,7 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 			if (const int r = wait_and_run(wait))
 				return consumed ? Result<u32>(consumed) : Result<u32>::error(-r);
 		}
-		if (!drain_deferred())
+		if (!drain_deferred() && !run_work())
 			break;
 	}
 	return consumed;
@@ -294,7 +303,8 @@ int Ring::wait_and_run(u64 wait)
 	ReadyWindow window(*this);
 	for (;;) {
 		const int r = kapi_wait_interruptible(waitq_, wait_cond, &w);
-		const bool ran = run_ready(nullptr);
+		bool ran = run_ready(nullptr);
+		ran = run_work() || ran;
 		if (r || !ran)
 			return r;
 		if (wait_over(wait) && !has_ready())
@@ -302,27 +312,40 @@ int Ring::wait_and_run(u64 wait)
 	}
 }
 
-int Ring::idle_cond(void *arg)
-{
-	const auto *r = static_cast<const Ring *>(arg);
-	return r->idle() || r->deferred_.load_acquire();
-}
-
-void Ring::cancel_all_and_wait()
+bool Ring::shutdown()
 {
 	dying_.store_release(true);
 	kapi_mb();
 	/*
 	 * Armed packets are cancelled and completed here; packets not issued
 	 * yet (linked successors, or a dispatch racing with us) are marked so
-	 * that their dispatch completes them with ECANCELED.
+	 * that their dispatch completes them with ECANCELED. A step running
+	 * in a worker is interrupted and completes with it. Nothing waits:
+	 * a request that cannot be broken delays only this ring's freeing.
 	 */
-	for (u32 i = 0; i < pool_.used(); i++)
+	for (u32 i = 0; i < pool_.used(); i++) {
 		pool_.at(i).cancel(err::ECANCELED, false);
+		if (i % kResched == kResched - 1)
+			kapi_cond_resched();
+	}
 	/* Deferred successors are dispatched here, where they fail ECANCELED. */
-	do {
-		kapi_wait_uninterruptible(waitq_, idle_cond, this);
-	} while (drain_deferred() || !idle());
+	while (drain_deferred()) {
+	}
+	IrqLockGuard g(cq_lock_);
+	if (idle()) {
+		reap_ = 2;
+		return true;
+	}
+	reap_ = 1;	/* the last completion reaps the ring */
+	return false;
+}
+
+void Ring::reap_if_idle()
+{
+	if (reap_ == 1 && idle()) {
+		reap_ = 2;
+		kapi_reap_later(pool_.ios());
+	}
 }
 
 void Ring::run(Irp *irp, Ctx ctx)
@@ -493,6 +516,8 @@ Irp *Ring::finish(Irp &irp, Ctx ctx)
 	IrqLockGuard g(cq_lock_);
 	Irp *next = retire(irp, false);
 	kapi_wake(waitq_);
+	if (PW_UNLIKELY(reap_))
+		reap_if_idle();
 	return next;
 }
 
@@ -573,3 +598,9 @@ void Ring::post_batch()
 }
 
 } // namespace pw
+
+/* The ring was shut down and has gone idle: nobody else can reach it. */
+extern "C" void pw_ring_reap(void *ring)
+{
+	static_cast<pw::Ring *>(ring)->destroy(false);
+}

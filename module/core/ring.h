@@ -19,8 +19,12 @@ public:
 	void destroy(bool unmap_user);
 
 	Result<u32> enter(u64 amount, u64 wait);
-	/* Close: cancel everything in flight and wait until it has completed. */
-	void cancel_all_and_wait();
+	/*
+	 * Close or owner exit: cancel everything in flight, without waiting.
+	 * True when the ring is idle already (the caller destroys it), else
+	 * its last completion has it reaped (pw_ring_reap).
+	 */
+	bool shutdown();
 	/* Every admitted packet has posted its CQE (enter is not running). */
 	bool idle() const { return cq_tail_.load_acquire() == admitted_; }
 
@@ -46,13 +50,27 @@ private:
 	{
 		return cq_published_.load_acquire() - shared_load_acquire(&ctrl_->chead);
 	}
-	/* Also over when there are deferred successors or woken packets: the waiter runs them. */
+	/*
+	 * Also over when there are deferred successors, woken packets or
+	 * queued steps with no worker to run them: the waiter runs them.
+	 */
 	bool wait_over(u64 wait) const
 	{
-		return unreaped() >= wait || deferred_.load_acquire() || has_ready();
+		return unreaped() >= wait || deferred_.load_acquire() || has_ready() ||
+		       work_pending();
 	}
+	/* Steps queued for a worker while the owner lent none: enter runs them. */
+	bool work_pending() const { return kapi_work_pending(pool_.ios()); }
+	bool run_work()
+	{
+		if (!work_pending())
+			return false;
+		kapi_work_run(pool_.ios());
+		return true;
+	}
+	/* Under cq_lock_: the ring was shut down and this was its last request. */
+	void reap_if_idle();
 	static int wait_cond(void *arg);
-	static int idle_cond(void *arg);
 
 	/* Where a dispatch runs: a thread of the submitting process, or not. */
 	enum class Ctx : u8 { Task, Async };
@@ -105,6 +123,8 @@ private:
 	 */
 	u32 admitted_ = 0;
 	Atomic<bool> dying_;
+	/* 1: shut down, reap when idle; 2: reaped (or being destroyed). Under cq_lock_. */
+	u8 reap_ = 0;
 	/* Linked successors that need the submitter's context (see defer()). */
 	Atomic<Irp *> deferred_;
 	/*

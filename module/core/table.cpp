@@ -20,7 +20,7 @@ public:
 	Result<u32> setup(kapi_file *file, const pwring_setup_args &args);
 	Result<u32> enter(const pwring_enter_args &args);
 	Result<u32> teardown(const pwring_teardown_args &args);
-	void release();
+	void shutdown();
 
 private:
 	friend class SlotGuard;
@@ -122,17 +122,20 @@ Result<u32> RingTable::teardown(const pwring_teardown_args &args)
 	return 0u;
 }
 
-/* No ioctl can run any more: the file's last reference is gone. */
-void RingTable::release()
+/*
+ * The file's last reference is gone, or its owner: cancel everything and
+ * let each ring go when its last request completes. Nothing waits here.
+ */
+void RingTable::shutdown()
 {
 	for (u32 id = 0; id < kSlots; id++) {
 		Ring *ring = rings_[id];
 		if (!ring)
 			continue;
-		ring->cancel_all_and_wait();
-		/* The caller may be another process, or one with no mm left. */
-		ring->destroy(false);
 		rings_[id] = nullptr;
+		/* The caller may be another process, or one with no mm left. */
+		if (ring->shutdown())
+			ring->destroy(false);
 	}
 }
 
@@ -146,10 +149,14 @@ extern "C" struct pwring_table *pwring_core_open(void)
 	return mem ? new (mem) RingTable() : nullptr;
 }
 
-extern "C" void pwring_core_release(struct pwring_table *t)
+extern "C" void pwring_core_shutdown(struct pwring_table *t)
+{
+	static_cast<RingTable *>(t)->shutdown();
+}
+
+extern "C" void pwring_core_free(struct pwring_table *t)
 {
 	auto *table = static_cast<RingTable *>(t);
-	table->release();
 	table->~RingTable();
 	kapi_free(table);
 }

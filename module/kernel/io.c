@@ -1,80 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The kernel companion of each packet (core/kapi.h, struct kapi_io): its
- * hrtimer, its work item, the pinned pages of its buffer, its poll wait
- * entries and the worker blocked for it, plus the file and I/O calls the
- * ops make through them.
+ * hrtimer, its place on the owner's work queue (owner.c), its buffer, its
+ * poll wait entries and the thread blocked for it, plus the file and I/O
+ * calls the ops make through them. Every call that touches the buffer runs
+ * in a thread of the owning process (the submitter's enter or a worker it
+ * lent), so the buffer is reached through its user address, as read(2)
+ * does, and nothing is pinned while a request waits.
  */
 #include <linux/blkdev.h>
-#include <linux/bvec.h>
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fsnotify.h>
 #include <linux/hrtimer.h>
-#include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/overflow.h>
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/xacct.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/version.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 
 #include "glue.h"
 
-#define KAPI_MDL_INLINE	4	/* pages a small buffer pins without allocating */
-#define KAPI_POLL_HEADS	2	/* wait queues one poll may register (pipes use two) */
-
-struct kapi_poll_entry {
-	struct wait_queue_entry wait;
-	wait_queue_head_t *head;	/* NULL once removed, or after POLLFREE */
-	struct kapi_io *io;
-};
-
-struct kapi_io {
-	struct hrtimer timer;
-	struct work_struct work;
-	void *arg;			/* the core's packet */
-	const struct cred *creds;	/* of the ring's creator, for the worker */
-
-	/* The worker inside a blocking call for this packet, if any. */
-	spinlock_t block_lock;
-	struct task_struct *blocker;
-
-	/* memory descriptor list */
-	unsigned long uaddr;
-	unsigned long len;
-	struct mm_struct *mm;		/* files without read_iter/write_iter only */
-	unsigned int nr_pages;
-	bool dirty;
-	struct page **pages;
-	struct bio_vec *bvec;
-	struct page *inline_pages[KAPI_MDL_INLINE];
-	struct bio_vec inline_bvec[KAPI_MDL_INLINE];
-
-	/* poll */
-	struct poll_table_struct pt;
-	__poll_t poll_events;
-	unsigned int poll_nr;
-	struct kapi_poll_entry poll[KAPI_POLL_HEADS];
-};
-
 /*
  * Companions come in chunks, each allocated at the first use of its first
  * companion: a ring of 256 entries that keeps a few requests in flight
- * never pays for the other 250 (about 400 bytes each).
+ * never pays for the other 250.
  */
 #define KAPI_IO_CHUNK	32
-
-struct kapi_ios {
-	const struct cred *creds;
-	unsigned int count;
-	struct kapi_io *chunk[];
-};
 
 static struct kapi_io *kapi_io_of(struct kapi_ios *ios, unsigned int i)
 {
@@ -89,16 +51,15 @@ static enum hrtimer_restart kapi_io_timer(struct hrtimer *timer)
 	return HRTIMER_NORESTART;
 }
 
-static void kapi_io_work(struct work_struct *work)
+static void kapi_ios_reap(struct work_struct *work)
 {
-	struct kapi_io *io = container_of(work, struct kapi_io, work);
-	const struct cred *old = override_creds(io->creds);
-
-	pw_io_work(io->arg);
-	revert_creds(old);
+	pw_ring_reap(container_of(work, struct kapi_ios, reap)->ring);
+	/* destroy_workqueue() at unload waits for us to return. */
+	module_put(THIS_MODULE);
 }
 
-struct kapi_ios *kapi_ios_create(unsigned int count)
+struct kapi_ios *kapi_ios_create(unsigned int count, struct kapi_file *f,
+				 struct kapi_waitq *ring_wq, void *ring)
 {
 	struct kapi_ios *ios;
 
@@ -106,7 +67,12 @@ struct kapi_ios *kapi_ios_create(unsigned int count)
 		      GFP_KERNEL_ACCOUNT);
 	if (!ios)
 		return NULL;
-	ios->creds = get_current_cred();
+	ios->owner = f->owner;
+	pwring_owner_get(ios->owner);
+	ios->ring_wq = ring_wq;
+	ios->ring = ring;
+	atomic_set(&ios->running, 0);
+	INIT_WORK(&ios->reap, kapi_ios_reap);
 	ios->count = count;
 	return ios;
 }
@@ -126,12 +92,32 @@ struct kapi_io *kapi_io_init(struct kapi_ios *ios, unsigned int i, void *arg)
 	io = kapi_io_of(ios, i);
 	memset(io, 0, sizeof(*io));
 	io->arg = arg;
-	io->creds = ios->creds;
+	io->ios = ios;
+	INIT_LIST_HEAD(&io->qnode);
 	hrtimer_init(&io->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	io->timer.function = kapi_io_timer;
-	INIT_WORK(&io->work, kapi_io_work);
+	INIT_WORK(&io->work, pwring_io_orphan_work);
 	spin_lock_init(&io->block_lock);
 	return io;
+}
+
+/* In the submitter's enter, as the request goes asynchronous. */
+void kapi_io_hold_creds(struct kapi_io *io)
+{
+	const struct cred *cur = current_cred(), *old;
+
+	if (rcu_access_pointer(io->creds) == cur)
+		return;
+	old = rcu_replace_pointer(io->creds, get_cred(cur), true);
+	if (old)
+		put_cred(old);	/* RCU-freed: a worker may still be taking it */
+}
+
+/* Once the ring is idle: frees it from pwring_wq, never from the caller's context. */
+void kapi_reap_later(struct kapi_ios *ios)
+{
+	__module_get(THIS_MODULE);
+	queue_work(pwring_wq, &ios->reap);
 }
 
 /*
@@ -139,31 +125,32 @@ struct kapi_io *kapi_io_init(struct kapi_ios *ios, unsigned int i, void *arg)
  * non-blocking support) can wait forever once another reader took the data.
  * A cancellation breaks it as io_uring breaks its io-wq threads' calls: by
  * TIF_NOTIFY_SIGNAL, which makes signal_pending() true, so interruptible
- * waits return -ERESTARTSYS. The flag is ours only inside the bracket: the
- * worker is a shared kworker, so it is cleared before the bracket ends, after
- * which no interrupter can find the task any more.
+ * waits return -ERESTARTSYS. The caller is a worker or an enter (threads of
+ * the owner): the flag is cleared before the bracket ends if we set it and
+ * no task work of the thread's own needs it, after which no interrupter can
+ * find the thread any more.
  */
 void kapi_block_begin(struct kapi_io *io)
 {
 	unsigned long flags;
 
-	if (WARN_ON_ONCE(!(current->flags & PF_KTHREAD)))
-		return;	/* only workers: a user thread's flag belongs to its task work */
 	spin_lock_irqsave(&io->block_lock, flags);
 	io->blocker = current;
+	io->interrupted = false;
 	spin_unlock_irqrestore(&io->block_lock, flags);
 }
 
 void kapi_block_end(struct kapi_io *io)
 {
 	unsigned long flags;
+	bool ours;
 
-	if (!(current->flags & PF_KTHREAD))
-		return;
 	spin_lock_irqsave(&io->block_lock, flags);
 	io->blocker = NULL;
+	ours = io->interrupted;
 	spin_unlock_irqrestore(&io->block_lock, flags);
-	clear_notify_signal();
+	if (ours && !READ_ONCE(current->task_works))
+		clear_notify_signal();
 }
 
 void kapi_io_interrupt(struct kapi_io *io)
@@ -172,6 +159,7 @@ void kapi_io_interrupt(struct kapi_io *io)
 
 	spin_lock_irqsave(&io->block_lock, flags);
 	if (io->blocker) {
+		io->interrupted = true;
 		set_tsk_thread_flag(io->blocker, TIF_NOTIFY_SIGNAL);
 		/*
 		 * wake_up_state(TASK_INTERRUPTIBLE) is not exported; a wakeup
@@ -183,18 +171,32 @@ void kapi_io_interrupt(struct kapi_io *io)
 	spin_unlock_irqrestore(&io->block_lock, flags);
 }
 
+/*
+ * The ring is idle (every request completed): stop the timers, let threads
+ * still returning from a step of ours leave, drop stale queue entries.
+ */
 void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int used)
 {
+	struct pwring_owner *ow = ios->owner;
 	unsigned int i;
 
-	for (i = 0; i < used; i++) {
+	for (i = 0; i < used; i++)
 		hrtimer_cancel(&kapi_io_of(ios, i)->timer);
-		cancel_work_sync(&kapi_io_of(ios, i)->work);
+	wait_var_event(&ios->running, !atomic_read(&ios->running));
+	pwring_owner_forget(ow, ios);
+	for (i = 0; i < used; i++) {
+		struct kapi_io *io = kapi_io_of(ios, i);
+
+		const struct cred *creds = rcu_access_pointer(io->creds);
+
+		cancel_work_sync(&io->work);
+		if (creds)
+			put_cred(creds);
 	}
 	for (i = 0; i < DIV_ROUND_UP(count, KAPI_IO_CHUNK); i++)
 		kfree(ios->chunk[i]);
-	put_cred(ios->creds);
 	kfree(ios);
+	pwring_owner_put(ow);
 }
 
 void kapi_timer_start(struct kapi_io *io, unsigned long long ns)
@@ -208,11 +210,6 @@ void kapi_timer_start(struct kapi_io *io, unsigned long long ns)
 void kapi_timer_cancel(struct kapi_io *io)
 {
 	hrtimer_cancel(&io->timer);
-}
-
-void kapi_queue_work(struct kapi_io *io)
-{
-	queue_work(pwring_wq, &io->work);
 }
 
 int kapi_in_atomic(void)
@@ -270,73 +267,52 @@ unsigned int kapi_file_caps(struct file *f)
 	       (f->f_op->poll ? KAPI_F_POLL : 0);
 }
 
+/*
+ * The buffer of a READ or WRITE is recorded by its address: every attempt
+ * runs in a thread of the process that owns it. All or nothing, before any
+ * I/O: a buffer that is not mapped in full (writable, for READ) is EFAULT.
+ * A buffer within one page needs no check (its first access faults or not);
+ * a larger one is looked up a batch of pages at a time, lockless for mapped
+ * pages, and nothing stays pinned (faulting it in would write to it).
+ */
+#define KAPI_BUF_BATCH	16
+
 long kapi_mdl_pin(struct kapi_io *io, unsigned long uaddr, unsigned long len, int for_write)
 {
-	unsigned long off = offset_in_page(uaddr), rem;
-	unsigned int nr, i;
-	long pinned;
+	unsigned long addr = uaddr & PAGE_MASK, nr;
+	struct page *pages[KAPI_BUF_BATCH];
 
 	io->uaddr = uaddr;
 	io->len = len;
-	io->nr_pages = 0;
 	if (!len)
 		return 0;
-	if (uaddr + len < uaddr)
+	if (uaddr + len < uaddr || !access_ok((void __user *)uaddr, len))
 		return -EFAULT;
-	nr = DIV_ROUND_UP(off + len, PAGE_SIZE);
-	io->pages = io->inline_pages;
-	io->bvec = io->inline_bvec;
-	if (nr > KAPI_MDL_INLINE) {
-		io->pages = kvmalloc_array(nr, sizeof(*io->pages), GFP_KERNEL_ACCOUNT);
-		io->bvec = kvmalloc_array(nr, sizeof(*io->bvec), GFP_KERNEL_ACCOUNT);
-		if (!io->pages || !io->bvec)
-			goto nomem;
-	}
-	pinned = pin_user_pages_fast(uaddr - off, nr, for_write ? FOLL_WRITE : 0, io->pages);
-	/* All or nothing: a buffer mapped only partly is EFAULT, before any I/O. */
-	if (pinned != nr) {
-		if (pinned > 0)
-			unpin_user_pages(io->pages, pinned);
-		kapi_mdl_release(io);
-		return pinned < 0 ? pinned : -EFAULT;
-	}
-	rem = len;
-	for (i = 0; i < nr; i++) {
-		struct bio_vec *bv = &io->bvec[i];
+	nr = DIV_ROUND_UP(offset_in_page(uaddr) + len, PAGE_SIZE);
+	if (nr == 1)
+		return len;
+	while (nr) {
+		int n = min_t(unsigned long, nr, KAPI_BUF_BATCH);
+		int got = get_user_pages_fast(addr, n, for_write ? FOLL_WRITE : 0, pages);
+		int i;
 
-		bv->bv_page = io->pages[i];
-		bv->bv_offset = i ? 0 : off;
-		bv->bv_len = min(rem, PAGE_SIZE - bv->bv_offset);
-		rem -= bv->bv_len;
+		for (i = 0; i < got; i++)
+			put_page(pages[i]);
+		if (got != n)
+			return got < 0 && got != -ENOMEM ? got : -EFAULT;
+		addr += (unsigned long)n << PAGE_SHIFT;
+		nr -= n;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 	}
-	io->nr_pages = nr;
-	io->dirty = for_write;
-	return io->len;
-nomem:
-	kapi_mdl_release(io);
-	return -ENOMEM;
+	return len;
 }
 
 void kapi_mdl_release(struct kapi_io *io)
 {
-	if (io->nr_pages) {
-		/* Sleeps (page lock) when dirtying: the core calls us in task context. */
-		if (io->dirty)
-			unpin_user_pages_dirty_lock(io->pages, io->nr_pages, true);
-		else
-			unpin_user_pages(io->pages, io->nr_pages);
-		io->nr_pages = 0;
-	}
-	if (io->mm) {
-		mmput(io->mm);
-		io->mm = NULL;
-	}
-	if (io->pages && io->pages != io->inline_pages)
-		kvfree(io->pages);
-	if (io->bvec && io->bvec != io->inline_bvec)
-		kvfree(io->bvec);
-	io->pages = NULL;
-	io->bvec = NULL;
+	io->uaddr = 0;
+	io->len = 0;
 }
 
 /*
@@ -354,7 +330,11 @@ static ssize_t kapi_iter_nowait(struct file *f, struct iov_iter *it, loff_t *ppo
 	ret = rw_verify_area(write ? WRITE : READ, f, &kiocb.ki_pos, iov_iter_count(it));
 	if (ret)
 		return ret;
+	if (write)
+		file_start_write(f);
 	ret = write ? f->f_op->write_iter(&kiocb, it) : f->f_op->read_iter(&kiocb, it);
+	if (write)
+		file_end_write(f);
 	if (ret > 0) {
 		if (ppos)
 			*ppos = kiocb.ki_pos;
@@ -366,50 +346,82 @@ static ssize_t kapi_iter_nowait(struct file *f, struct iov_iter *it, loff_t *ppo
 	return ret;
 }
 
-/*
- * Files with only ->read/->write (eventfd's write, /dev/full...) take a user
- * address: the worker borrows the submitter's mm for the call.
- */
+/* Files with only ->read/->write (eventfd's write, /dev/full...) take the user address. */
 static ssize_t kapi_rw_user(struct kapi_io *io, struct file *f, int write,
 			    unsigned long skip, loff_t *ppos)
 {
-	bool borrow = current->flags & PF_KTHREAD;
 	void __user *buf = (void __user *)(io->uaddr + skip);
 	size_t count = io->len - skip;
 	ssize_t ret;
 
-	if (borrow && !io->mm)
-		return -EFAULT;
 	ret = rw_verify_area(write ? WRITE : READ, f, ppos, count);
 	if (ret)
 		return ret;
-	if (borrow)
-		kthread_use_mm(io->mm);
+	if (write)
+		file_start_write(f);
 	ret = write ? f->f_op->write(f, buf, count, ppos) : f->f_op->read(f, buf, count, ppos);
-	if (borrow)
-		kthread_unuse_mm(io->mm);
+	if (write)
+		file_end_write(f);
 	if (ret > 0) {
 		if (write)
 			fsnotify_modify(f);
 		else
 			fsnotify_access(f);
+		if (write)
+			add_wchar(current, ret);
+		else
+			add_rchar(current, ret);
 	}
+	if (write)
+		inc_syscw(current);
+	else
+		inc_syscr(current);
 	return ret;
 }
 
-/* The pinned buffer from `skip` on, through the file's iter method. */
+/*
+ * vfs_iter_write() takes freeze protection itself only since 6.8; before,
+ * its callers did (as write(2) does).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 8, 0)
+#define KAPI_ITER_WRITE_FREEZE	1
+#else
+#define KAPI_ITER_WRITE_FREEZE	0
+#endif
+
+/* The buffer from `skip` on, through the file's iter method. */
 static ssize_t kapi_rw_iter(struct kapi_io *io, struct file *f, int write,
 			    unsigned long skip, loff_t *ppos, int nowait)
 {
+	void __user *buf = (void __user *)(io->uaddr + skip);
+	size_t count = io->len - skip;
 	struct iov_iter it;
+	ssize_t ret;
 
-	iov_iter_bvec(&it, write ? ITER_SOURCE : ITER_DEST, io->bvec, io->nr_pages, io->len);
-	iov_iter_advance(&it, skip);
-	if (nowait && !(f->f_mode & FMODE_NOWAIT))
-		return kapi_iter_nowait(f, &it, ppos, write);
+	iov_iter_ubuf(&it, write ? ITER_SOURCE : ITER_DEST, buf, count);
+	if (nowait && !(f->f_mode & FMODE_NOWAIT)) {
+		ret = kapi_iter_nowait(f, &it, ppos, write);
+	} else if (write) {
+		if (KAPI_ITER_WRITE_FREEZE)
+			file_start_write(f);
+		ret = vfs_iter_write(f, &it, ppos, nowait ? RWF_NOWAIT : 0);
+		if (KAPI_ITER_WRITE_FREEZE)
+			file_end_write(f);
+	} else {
+		ret = vfs_iter_read(f, &it, ppos, nowait ? RWF_NOWAIT : 0);
+	}
+	/* What read(2) and write(2) count in /proc/<pid>/io. */
+	if (ret > 0) {
+		if (write)
+			add_wchar(current, ret);
+		else
+			add_rchar(current, ret);
+	}
 	if (write)
-		return vfs_iter_write(f, &it, ppos, nowait ? RWF_NOWAIT : 0);
-	return vfs_iter_read(f, &it, ppos, nowait ? RWF_NOWAIT : 0);
+		inc_syscw(current);
+	else
+		inc_syscr(current);
+	return ret;
 }
 
 /*
@@ -452,12 +464,8 @@ long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
 		return -EISDIR;
 	if (!iter && !(write ? !!f->f_op->write : !!f->f_op->read))
 		return -EINVAL;
-	if (nowait && !kapi_nowait_ok(f, write)) {
-		/* The worker will do it; a ->read/->write file needs our mm then. */
-		if (!iter && !io->mm)
-			io->mm = get_task_mm(current);
-		return -EAGAIN;
-	}
+	if (nowait && !kapi_nowait_ok(f, write))
+		return -EAGAIN;	/* a worker will do it */
 	if (use_pos) {
 		locked = kapi_pos_lock(f, nowait);
 		if (locked < 0)
@@ -483,12 +491,17 @@ static int kapi_poll_wake(struct wait_queue_entry *wait, unsigned int mode, int 
 
 	if (mask && !(mask & (pe->io->poll_events | POLLFREE)))
 		return 0;
+	pw_poll_wake(pe->io->arg, sync);
 	if (unlikely(mask & POLLFREE)) {
-		/* The queue is going away (signalfd...): leave it now, under its lock. */
+		/*
+		 * The queue is going away (signalfd...): leave it under its
+		 * lock, as the very last step. Once head reads NULL, a finish
+		 * skips the queue's lock and the ring may go: nothing of ours
+		 * may be touched after this store.
+		 */
 		list_del_init(&wait->entry);
 		smp_store_release(&pe->head, NULL);
 	}
-	pw_poll_wake(pe->io->arg, sync);
 	return 1;
 }
 

@@ -54,10 +54,6 @@ void kapi_unlock_irqrestore(struct kapi_lock *l, unsigned long flags)
 	spin_unlock_irqrestore(&l->lock, flags);
 }
 
-struct kapi_waitq {
-	wait_queue_head_t head;
-};
-
 struct kapi_waitq *kapi_waitq_create(void)
 {
 	struct kapi_waitq *w = kmalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
@@ -109,4 +105,9 @@ int kapi_copy_to_user(unsigned long uaddr, const void *src, unsigned long n)
 void kapi_mb(void)
 {
 	smp_mb();
+}
+
+int kapi_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
 }

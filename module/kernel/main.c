@@ -5,6 +5,7 @@
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -20,11 +21,12 @@ static int pwring_open(struct inode *inode, struct file *file)
 
 	if (!kf)
 		return -ENOMEM;
-	kf->table = pwring_core_open();
-	if (!kf->table) {
+	kf->owner = pwring_owner_create();
+	if (!kf->owner) {
 		kfree(kf);
 		return -ENOMEM;
 	}
+	kf->table = pwring_owner_table(kf->owner);
 	kf->file = file;
 	mutex_init(&kf->map_lock);
 	file->private_data = kf;
@@ -35,7 +37,8 @@ static int pwring_release(struct inode *inode, struct file *file)
 {
 	struct kapi_file *kf = file->private_data;
 
-	pwring_core_release(kf->table);
+	/* Cancels and returns: rings go when their last request completes. */
+	pwring_owner_release(kf->owner);
 	kfree(kf);
 	return 0;
 }
@@ -61,6 +64,7 @@ static int pwring_copy_args(void *dst, size_t ksize, size_t min,
 /* ENTER_PACKED: the arguments are the ioctl's argument (see the uapi header). */
 static long pwring_enter_packed(struct kapi_file *kf, unsigned long arg)
 {
+	long ret = pwring_owner_check(kf->owner);
 	const struct pwring_enter_args a = {
 		.size = sizeof(a),
 		.id = arg & PWRING_ENTER_ID_MASK,
@@ -68,7 +72,7 @@ static long pwring_enter_packed(struct kapi_file *kf, unsigned long arg)
 		.wait = arg >> PWRING_ENTER_WAIT_SHIFT,
 	};
 
-	return pwring_core_enter(kf->table, &a);
+	return ret ? ret : pwring_core_enter(kf->table, &a);
 }
 
 /* The commands whose argument is a struct in user memory. */
@@ -82,6 +86,13 @@ static long pwring_ioctl_struct(struct kapi_file *kf, unsigned int nr,
 	} a;
 	int ret;
 
+	/* A ring belongs to the process that set it up: nobody else may touch it. */
+	if (nr == PWRING_IOC_NR_SETUP)
+		ret = pwring_owner_claim(kf->owner);
+	else
+		ret = pwring_owner_check(kf->owner);
+	if (ret && nr >= PWRING_IOC_NR_SETUP && nr <= PWRING_IOC_NR_TEARDOWN)
+		return ret;
 	switch (nr) {
 	case PWRING_IOC_NR_ENTER:
 		ret = pwring_copy_args(&a.enter, sizeof(a.enter),
@@ -107,6 +118,11 @@ static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	/* The hot command first, without the struct path's stack union. */
 	if (cmd == PWRING_IOC_ENTER_PACKED)
 		return pwring_enter_packed(kf, arg);
+	if (cmd == PWRING_IOC_WORKER) {
+		long ret = pwring_owner_check(kf->owner);
+
+		return ret ? ret : pwring_worker_handle(kf->owner);
+	}
 	if (_IOC_TYPE(cmd) != PWRING_IOC_MAGIC)
 		return -ENOTTY;
 	return pwring_ioctl_struct(kf, _IOC_NR(cmd), (void __user *)arg);
@@ -117,7 +133,7 @@ static long pwring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 static long pwring_compat_ioctl(struct file *file, unsigned int cmd,
 				unsigned long arg)
 {
-	if (cmd == PWRING_IOC_ENTER_PACKED)
+	if (cmd == PWRING_IOC_ENTER_PACKED || cmd == PWRING_IOC_WORKER)
 		return -ENOTTY;
 	return compat_ptr_ioctl(file, cmd, arg);
 }
@@ -151,12 +167,11 @@ static int __init pwring_init(void)
 	int ret;
 
 	/*
-	 * Per-CPU, so a retry runs where it was queued (next to the thread
-	 * waiting for it, no cross-CPU wakeups); CPU-intensive, because one
-	 * item may copy a large buffer and must not hold up the other work of
-	 * that CPU's pool.
+	 * Requests run in threads of their owners (owner.c). This queue only
+	 * frees idle rings and finishes what cancellation left of the
+	 * requests of owners that are gone: short items that never block.
 	 */
-	pwring_wq = alloc_workqueue("pwring", WQ_CPU_INTENSIVE, 0);
+	pwring_wq = alloc_workqueue("pwring", WQ_UNBOUND, 0);
 	if (!pwring_wq)
 		return -ENOMEM;
 	ret = misc_register(&pwring_misc);
@@ -168,6 +183,8 @@ static int __init pwring_init(void)
 static void __exit pwring_exit(void)
 {
 	misc_deregister(&pwring_misc);
+	/* Owners freed after an SRCU grace period (their mmu_notifier). */
+	mmu_notifier_synchronize();
 	destroy_workqueue(pwring_wq);
 }
 

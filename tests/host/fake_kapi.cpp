@@ -137,6 +137,7 @@ void call_hook(fake::Hook h, kapi_io *io)
 
 /* Set by reset(): blocking waits of the fake give up, so threads can be joined. */
 std::atomic<bool> g_unblock;
+std::atomic<bool> g_fatal_signal;	/* fake::set_fatal_signal() */
 
 /* Test-only redirection of the kernel callbacks. */
 std::atomic<void (*)(void *)> g_timer_cb{nullptr}, g_work_cb{nullptr};
@@ -289,6 +290,8 @@ struct kapi_io {
 struct kapi_ios {
 	unsigned count;
 	kapi_io *io;
+	void *ring = nullptr;	/* for pw_ring_reap() */
+	bool reap_asked = false;
 };
 
 namespace {
@@ -635,13 +638,15 @@ Timer *timer_of_ref_locked(const fake::TimerRef &ref)
 
 /* ---- Packet companions ---- */
 
-extern "C" struct kapi_ios *kapi_ios_create(unsigned int count)
+extern "C" struct kapi_ios *kapi_ios_create(unsigned int count, struct kapi_file *,
+					      struct kapi_waitq *, void *ring)
 {
 	might_sleep("kapi_ios_create");
 	if (alloc_should_fail())
 		return nullptr;
 	auto *ios = new kapi_ios;
 	ios->count = count;
+	ios->ring = ring;
 	ios->io = new kapi_io[count];
 	for (unsigned i = 0; i < count; i++) {
 		kapi_io &io = ios->io[i];
@@ -749,6 +754,70 @@ extern "C" void kapi_io_interrupt(struct kapi_io *io)
 		io->blocker->store(true);	/* the pipe sleep notices within 10 ms */
 }
 
+
+/* The fake's workers stand for the owner's threads: credentials are not modelled. */
+extern "C" void kapi_io_hold_creds(struct kapi_io *io)
+{
+	need_task("kapi_io_hold_creds");
+	need_init(io, "kapi_io_hold_creds");
+}
+
+/* The fake always has workers (threaded or run by the test): no enter fallback. */
+extern "C" int kapi_work_pending(struct kapi_ios *)
+{
+	return 0;
+}
+
+extern "C" void kapi_work_run(struct kapi_ios *)
+{
+	die("kapi_work_run without kapi_work_pending");
+}
+
+extern "C" int kapi_fatal_signal_pending(void)
+{
+	return g_fatal_signal.load() ? 1 : 0;
+}
+
+namespace {
+std::mutex g_rmu;			/* reaps asked, not run yet */
+std::deque<kapi_ios *> g_reaps;
+}
+
+/* Any context: the kernel queues a work item; here fake::reap_all() runs it. */
+extern "C" void kapi_reap_later(struct kapi_ios *ios)
+{
+	std::lock_guard<std::mutex> g(g_rmu);
+	if (ios->reap_asked)
+		die("kapi_reap_later twice for one ring");
+	ios->reap_asked = true;
+	g_reaps.push_back(ios);
+}
+
+void fake::reap_all()
+{
+	for (int spins = 0;; spins++) {
+		kapi_ios *ios = nullptr;
+		{
+			std::lock_guard<std::mutex> g(g_rmu);
+			if (!g_reaps.empty()) {
+				ios = g_reaps.front();
+				g_reaps.pop_front();
+			}
+		}
+		if (ios) {
+			pw_ring_reap(ios->ring);
+			continue;
+		}
+		if (!live().io_sets)
+			return;
+		/* Requests still completing: a worker, a timer, or the test's own work items. */
+		if (work_mode() == WorkMode::Manual)
+			run_work();
+		if (spins > 20000)
+			die("fake::reap_all: a ring never went idle after shutdown");
+		std::this_thread::sleep_for(std::chrono::microseconds(250));
+	}
+}
 
 extern "C" void kapi_timer_start(struct kapi_io *io, unsigned long long ns)
 {
@@ -1428,8 +1497,18 @@ extern "C" void kapi_mb(void)
 
 namespace fake {
 
+void set_fatal_signal(bool pending)
+{
+	g_fatal_signal = pending;
+}
+
 void reset()
 {
+	g_fatal_signal = false;
+	{
+		std::lock_guard<std::mutex> g(g_rmu);
+		g_reaps.clear();
+	}
 	g_unblock = true;
 	stop_workers();
 	stop_cpus();

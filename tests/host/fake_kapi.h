@@ -198,6 +198,14 @@ WorkMode work_mode();
  */
 int run_work();
 bool run_one_work();
+/*
+ * After pwring_core_shutdown(): run the reaps the core asks for
+ * (kapi_reap_later) until every ring is freed, running queued work items
+ * meanwhile in Manual mode. Dies if a ring never goes idle.
+ */
+void reap_all();
+/* kapi_fatal_signal_pending() answers this. */
+void set_fatal_signal(bool pending);
 long work_queued();	/* items accepted by kapi_queue_work (not coalesced) */
 long work_coalesced();	/* kapi_queue_work on an item already pending */
 long work_runs();	/* callbacks run */

@@ -220,11 +220,28 @@ protected:
 		return s;
 	}
 
+	/*
+	 * Last close, in its two halves: shutdown (cancels, never waits),
+	 * then `shut` is set, then the rings are reaped as they go idle.
+	 */
+	void shutdown_and_reap(std::atomic<bool> &shut)
+	{
+		pwring_core_shutdown(t_);
+		shut = true;
+		fake::reap_all();
+		pwring_core_free(t_);
+		t_ = nullptr;
+	}
+
 	/* Last close of the file. */
 	void release()
 	{
-		if (t_)
-			pwring_core_release(t_);
+		if (t_) {
+			/* Cancels and returns; rings go as their last requests complete. */
+			pwring_core_shutdown(t_);
+			fake::reap_all();
+			pwring_core_free(t_);
+		}
 		t_ = nullptr;
 	}
 

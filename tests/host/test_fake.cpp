@@ -109,7 +109,7 @@ protected:
 
 	void make_ios()
 	{
-		log.set = kapi_ios_create(4);
+		log.set = kapi_ios_create(4, nullptr, nullptr, nullptr);
 		ASSERT_NE(log.set, nullptr);
 		for (unsigned i = 0; i < 4; i++)
 			ASSERT_EQ(kapi_io_init(log.set, i, &cells[i]), fake::io_at(log.set, i));

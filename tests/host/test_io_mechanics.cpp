@@ -158,8 +158,9 @@ TEST_F(IoMech, PollEventFoundAfterTheTimeoutWinsOverIt)
 
 /*
  * The close arrives while the worker holds the claim (threaded worker): it
- * records ECANCELED in the slot and sleeps; the worker's re-arm fails and
- * it completes the packet with ECANCELED, which lets the close go on.
+ * records ECANCELED in the slot and returns without waiting for the worker;
+ * the worker's re-arm fails and it completes the packet with ECANCELED,
+ * after which the ring is reaped.
  */
 TEST_F(IoMech, ReleaseBetweenClaimAndUnclaim)
 {
@@ -168,16 +169,17 @@ TEST_F(IoMech, ReleaseBetweenClaimAndUnclaim)
 	char buf[8];
 	r.push(read_sqe(1, p_[0], buf, sizeof(buf)));
 	ASSERT_EQ(enter(0, 1, 0), 1);
-	std::atomic<bool> claimed{false}, saw_closer{false};
+	std::atomic<bool> claimed{false}, shut{false}, closer_returned{false};
 	ScopedHook h(fake::Hook::Rw, [&](kapi_io *) {
 		if (fake::context() != fake::Ctx::Work || claimed.exchange(true))
 			return;
-		saw_closer = fake::wait_for_sleepers(1);	/* release is waiting for us */
+		/* The close returns while we still hold the claim. */
+		closer_returned = eventually([&] { return shut.load(); });
 	});
 	fake::wake(p_[0], 0);
 	ASSERT_TRUE(eventually([&] { return claimed.load(); }));
-	release();
-	EXPECT_TRUE(saw_closer.load());
+	shutdown_and_reap(shut);
+	EXPECT_TRUE(closer_returned.load());
 	ASSERT_EQ(r.ctail(), 1u);
 	EXPECT_EQ(r.cqe_at(0).error, ECANCELED);
 	EXPECT_EQ(r.cqe_at(0).result, 0u);
@@ -190,16 +192,16 @@ TEST_F(IoMech, ReleaseBetweenPollClaimAndUnclaim)
 	URing r = ring(4, 4);
 	r.push(poll_sqe(1, p_[0], PWRING_POLL_READ));
 	ASSERT_EQ(enter(0, 1, 0), 1);
-	std::atomic<bool> claimed{false}, saw_closer{false};
+	std::atomic<bool> claimed{false}, shut{false}, closer_returned{false};
 	ScopedHook h(fake::Hook::PollMask, [&](kapi_io *) {
 		if (fake::context() != fake::Ctx::Work || claimed.exchange(true))
 			return;
-		saw_closer = fake::wait_for_sleepers(1);
+		closer_returned = eventually([&] { return shut.load(); });
 	});
 	fake::wake(p_[0], 0);
 	ASSERT_TRUE(eventually([&] { return claimed.load(); }));
-	release();
-	EXPECT_TRUE(saw_closer.load());
+	shutdown_and_reap(shut);
+	EXPECT_TRUE(closer_returned.load());
 	ASSERT_EQ(r.ctail(), 1u);
 	EXPECT_EQ(r.cqe_at(0).error, ECANCELED);
 	EXPECT_TRUE(fake::live().kernel_clean()) << describe_live();

@@ -21,12 +21,22 @@
  * with its parent. Raw clones that share memory (CLONE_VM without CLONE_THREAD)
  * are not supported.
  *
+ * Workers. The kernel runs the blocking and asynchronous steps of our
+ * requests in threads of this process, so that they are done as we would do
+ * them (credentials, rlimits, cgroups, namespaces, I/O accounting). The
+ * first successful setup on a file asks for a worker handle and starts one
+ * thread on it; the kernel asks for more (PWRING_WORK_SPAWN) before one
+ * would be missing, and lets idle ones go. Workers block every signal, run
+ * nothing but the WORK ioctl, and have small stacks. Without them (a module
+ * that does not know the ioctl) the ring's enter runs those steps itself.
+ *
  * Errors: ERR and errno. If the device cannot be opened (module not loaded:
  * usually ENOENT, or ENXIO/ENODEV) the errno of open() is kept.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -68,12 +78,20 @@ static void dev_atfork_parent(void)
 	pthread_mutex_unlock(&dev_lock);
 }
 
+/* The device state whose workers were started (they do not survive fork). */
+static uint64_t workers_for;
+static int workers_fd = -1;
+
 static void dev_atfork_child(void)
 {
 	uint64_t state = __atomic_load_n(&dev_state, __ATOMIC_RELAXED);
 
 	if (state != 0)
 		close(dev_fd_of(state));
+	if (workers_fd >= 0)
+		close(workers_fd);
+	workers_fd = -1;
+	workers_for = 0;
 	__atomic_store_n(&dev_state, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&dev_lock);
 }
@@ -113,6 +131,76 @@ static int dev_get(int check_pid)
 	return fd;
 }
 
+#define WORKER_STACK	(64 * 1024)
+
+static int worker_spawn(int handle);
+
+/* A lent thread: runs the WORK ioctl until the kernel lets it go. */
+static void *worker_main(void *arg)
+{
+	int handle = (int)(intptr_t)arg;
+	unsigned long why = PWRING_WORK_NEW;
+	int ret;
+
+	for (;;) {
+		ret = ioctl(handle, PWRING_IOC_WORK, why);
+		why = PWRING_WORK_AGAIN;
+		if (ret == PWRING_WORK_SPAWN) {
+			if (worker_spawn(handle))
+				why = PWRING_WORK_NO_SPAWN;
+			continue;
+		}
+		if (ret < 0 && errno == EINTR)
+			continue;
+		break;	/* retired, or the file is gone */
+	}
+	return NULL;
+}
+
+/* 0, or -1: the kernel is told (PWRING_WORK_NO_SPAWN) and makes do. */
+static int worker_spawn(int handle)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t th;
+	int ret;
+
+	if (pthread_attr_init(&attr))
+		return -1;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	/* The thread inherits this mask: signals stay with the program's threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = pthread_create(&th, &attr, worker_main, (void *)(intptr_t)handle);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return ret ? -1 : 0;
+}
+
+/* After a successful setup: the first worker of this file, once. */
+static void workers_start(int fd)
+{
+	uint64_t state = __atomic_load_n(&dev_state, __ATOMIC_ACQUIRE);
+	int saved = errno, handle;
+
+	pthread_mutex_lock(&dev_lock);
+	if (workers_for != state) {
+		handle = ioctl(fd, PWRING_IOC_WORKER);
+		if (handle >= 0) {
+			if (workers_fd >= 0)
+				close(workers_fd);
+			workers_fd = handle;
+			workers_for = state;
+			worker_spawn(handle);
+		} else if (errno == ENOTTY) {
+			workers_for = state;	/* an older module: enter does it all */
+		}
+	}
+	pthread_mutex_unlock(&dev_lock);
+	errno = saved;
+}
+
 PWRING_EXPORT ioring_id_t ioring_setup(ioring_t *ring, void *address, size_t sentries,
 				       size_t centries)
 {
@@ -130,7 +218,11 @@ PWRING_EXPORT ioring_id_t ioring_setup(ioring_t *ring, void *address, size_t sen
 	if (fd < 0)
 		return ERR;
 	ret = ioctl(fd, PWRING_IOC_SETUP, &args);
-	return ret < 0 ? ERR : (ioring_id_t)ret;
+	if (ret < 0)
+		return ERR;
+	if (__atomic_load_n(&workers_for, __ATOMIC_RELAXED) != __atomic_load_n(&dev_state, __ATOMIC_RELAXED))
+		workers_start(fd);
+	return (ioring_id_t)ret;
 }
 
 static uint64_t enter_clamp(size_t v, uint64_t max)

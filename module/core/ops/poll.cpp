@@ -91,6 +91,7 @@ Issue poll_issue(Irp &irp)
 	u32 mask = kapi_poll_arm(irp.io, f, s.events) & s.events;
 	if (mask)
 		return ready(irp, mask);
+	kapi_io_hold_creds(irp.io);
 	if (!irp.arm(&kPollAsync)) {
 		irp.err = irp.cancelled_error();
 		return Issue::Done;

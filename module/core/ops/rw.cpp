@@ -4,13 +4,14 @@
  * uses and advances the file position). Result: bytes transferred, with the
  * short counts read(2) and write(2) would give.
  *
- * Issue (in a thread of the submitter): take a file reference, pin the
- * buffer's pages (the memory descriptor list), and try once without
- * blocking. If the file would block: a pollable file gets poll wait entries
- * and the work item retries on wakeup; anything else is performed, blocking,
- * by the work item, in a call a timeout or close can break. Attempts go
- * through the pinned pages, so no user address is touched outside the
- * submitter's context.
+ * Issue (in the submitter's enter): take a file reference, check the buffer
+ * (the memory descriptor list: mapped in full, or EFAULT), and try once
+ * without blocking. If the file would block: a pollable file gets poll wait
+ * entries and a step retries on wakeup; anything else is performed,
+ * blocking, by a step, in a call a timeout or close can break. Steps run in
+ * threads of the submitting process (a worker it lent, or its enter), with
+ * the submitter's credentials, and reach the buffer by its address: a
+ * waiting request pins nothing.
  */
 #include "table.h"
 #include "../ring.h"
@@ -78,6 +79,10 @@ s64 first_attempts(Irp &irp)
 	s64 r = kapi_rw(irp.io, s.file, s.write, s.offset, 0, true);
 	while (!s.pollable && r > 0 && s.done + u64(r) < s.len) {
 		s.done += u64(r);
+		if (kapi_fatal_signal_pending()) {
+			r = 0;	/* the total so far, as read(2) killed mid-way */
+			break;
+		}
 		kapi_cond_resched();
 		r = kapi_rw(irp.io, s.file, s.write, s.offset, s.done, true);
 	}
@@ -127,7 +132,7 @@ Issue rw_issue(Irp &irp, bool write)
 	const u32 caps = kapi_file_caps(f);
 	s = IoState{f, offset, 0, 0, 0, write, false};
 	irp.push_frame(rw_release, nullptr);
-	irp.finish_in_task = true;	/* unpinning dirty pages may sleep */
+	irp.finish_in_task = true;	/* interrupt context completes one request, no more */
 
 	if (!(caps & (write ? KAPI_F_WRITE : KAPI_F_READ)))
 		return done(irp, -err::EBADF);
@@ -153,6 +158,7 @@ Issue rw_issue(Irp &irp, bool write)
 	/* It would block: wait for readiness, or let a worker block for us. */
 	s.events = (write ? kEpollOut | kEpollWrNorm : kEpollIn | kEpollRdNorm) |
 		   kEpollErr | kEpollHup;
+	kapi_io_hold_creds(irp.io);	/* the steps run as this thread */
 	if (!irp.arm(&kRwAsync))
 		return done(irp, -s64(irp.cancelled_error()));
 	if (!s.pollable || (kapi_poll_arm(irp.io, f, s.events) & s.events))
