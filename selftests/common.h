@@ -230,7 +230,11 @@ HELPER void *raw_worker_main(void *arg)
 	}
 }
 
-/* After raw_setup(): lends the file one worker, which asks for more. 0, or -1 with errno. */
+/*
+ * After raw_setup(): lends the file one worker, which asks for more.
+ * Returns the worker handle (close it when done: it holds the module), or
+ * -1 with errno. The workers retire when the device file is released.
+ */
 HELPER int raw_lend_worker(int fd)
 {
 	sigset_t all, old;
@@ -248,7 +252,7 @@ HELPER int raw_lend_worker(int fd)
 		return -1;
 	}
 	pthread_detach(th);
-	return 0;
+	return handle;
 }
 
 /* ---- Children --------------------------------------------------------------------- */

@@ -53,6 +53,8 @@ constexpr s32 ESPIPE = 29;
 constexpr s32 EMFILE = 24;
 constexpr s32 ETIMEDOUT = 110;
 constexpr s32 ECANCELED = 125;
+/* Kernel-internal: an asynchronous kiocb was queued (never reaches a CQE). */
+constexpr s32 EIOCBQUEUED = 529;
 constexpr s32 MAX = 4095;
 } // namespace err
 

@@ -22,6 +22,12 @@ bool Irp::arm(const AsyncOps *ops)
 	return slot.cas(expected, uptr(ops));
 }
 
+bool Irp::hold()
+{
+	uptr expected = kIdle;
+	return slot.cas(expected, kClaimed);
+}
+
 bool Irp::claim(const AsyncOps *ops)
 {
 	uptr expected = uptr(ops);
@@ -83,9 +89,9 @@ bool Irp::cancel(s32 why, bool from_timer)
 
 void Irp::work(WorkCtx ctx)
 {
-	/* A finish handed out of interrupt context is the work item's alone. */
-	if (ctx == WorkCtx::Worker && finish_queued.exchange(0)) {
-		ring->finish_deferred(*this);
+	/* A finish handed out of interrupt context: to whichever thread takes it first. */
+	if (finish_queued.exchange(0)) {
+		ring->finish_deferred(*this, ctx);
 		return;
 	}
 	/*

@@ -62,6 +62,8 @@ struct IoState {
 	u32 events;		/* kernel poll bits waited for */
 	bool write;
 	bool pollable;		/* wait with a poll entry rather than a worker */
+	bool direct;		/* an asynchronous kiocb: the device completes it */
+	bool nowait;		/* direct: submitted with IOCB_NOWAIT (EAGAIN: try blocking) */
 };
 
 struct Irp {
@@ -116,6 +118,12 @@ struct Irp {
 
 	/* Op side. */
 	bool arm(const AsyncOps *ops);
+	/*
+	 * From kIdle straight to kClaimed: the op keeps the packet while the
+	 * device has it (a bio cannot be recalled); a timeout or cancellation
+	 * meanwhile is recorded for the completion. False if one came first.
+	 */
+	bool hold();
 	bool claim(const AsyncOps *ops);
 	/* Re-arm after a claim: 0, or the errno of a cancellation that came meanwhile. */
 	s32 unclaim(const AsyncOps *ops);

@@ -128,6 +128,7 @@ enum {
 	KAPI_F_NOWAIT_READ = 1 << 5,	/* a read can be tried without blocking */
 	KAPI_F_NOWAIT_WRITE = 1 << 6,	/* a write can be tried without blocking */
 	KAPI_F_NONBLOCK = 1 << 7,	/* O_NONBLOCK: the file itself never waits */
+	KAPI_F_DIRECT = 1 << 8,	/* O_DIRECT regular file or block device: kapi_rw_direct() */
 };
 unsigned int kapi_file_caps(struct file *f);
 
@@ -149,6 +150,20 @@ void kapi_mdl_release(struct kapi_io *io);
  */
 long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
 	     unsigned long skip, int nowait);
+
+/*
+ * Direct I/O with an asynchronous kiocb, at `offset + skip`: returns
+ * -EIOCBQUEUED once the device has it, after which pw_rw_done(arg, result)
+ * is called from the device's completion (any context, interrupts
+ * included; possibly before this call returns), or the result at once.
+ * With nowait, -EAGAIN where submitting would block.
+ * kapi_rw_direct_end() does, in task context, what the syscalls do after
+ * a transfer (fsnotify, I/O accounting) once the result is known.
+ */
+long kapi_rw_direct(struct kapi_io *io, struct file *f, int write, long long offset,
+		    unsigned long skip, int nowait);
+void kapi_rw_direct_end(struct kapi_io *io, struct file *f, int write, long result);
+void pw_rw_done(void *arg, long result);
 
 /*
  * Poll: kapi_poll_arm() adds io's wait entries to the file's wait queues

@@ -397,15 +397,27 @@ void Ring::complete_async(Irp &irp, WorkCtx from)
 	}
 	if (irp.finish_in_task && kapi_in_atomic()) {
 		irp.finish_queued.store_release(1);
-		kapi_queue_work(irp.io);
+		poll_woken(irp, false);
 		return;
 	}
 	run(finish(irp, Ctx::Async), Ctx::Async);
 }
 
-void Ring::finish_deferred(Irp &irp)
+void Ring::complete_later(Irp &irp)
 {
-	run(finish(irp, Ctx::Async), Ctx::Async);
+	u8 issuing = 1;
+	if (irp.issuing.cas(issuing, 2))
+		return;	/* its dispatcher is still issuing: it will finish */
+	irp.finish_queued.store_release(1);
+	poll_woken(irp, false);
+}
+
+void Ring::finish_deferred(Irp &irp, WorkCtx ctx)
+{
+	if (ctx == WorkCtx::Enter)
+		run(finish(irp, Ctx::Task), Ctx::Task);
+	else
+		run(finish(irp, Ctx::Async), Ctx::Async);
 }
 
 void Ring::load_registers(Irp &irp) const

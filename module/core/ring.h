@@ -33,9 +33,15 @@ public:
 	 * the waiting enter (WorkCtx::Enter) it finishes as enter's own.
 	 */
 	void complete_async(Irp &irp, WorkCtx from = WorkCtx::Worker);
-	/* From the packet's work item, when completion had to leave interrupt context. */
-	void finish_deferred(Irp &irp);
-	/* A poll wakeup (atomic context): to the thread waiting in enter, or a worker. */
+	/*
+	 * The device completed the op (any context, interrupts included): the
+	 * packet is finished in task context, by the thread waiting in enter
+	 * or a worker, or by its dispatcher if it is still issuing.
+	 */
+	void complete_later(Irp &irp);
+	/* When completion had to leave interrupt context: the thread that took it finishes. */
+	void finish_deferred(Irp &irp, WorkCtx ctx);
+	/* A wakeup (atomic context) for a step: to the thread waiting in enter, or a worker. */
 	void poll_woken(Irp &irp, bool sync);
 
 	IrpPool &pool() { return pool_; }

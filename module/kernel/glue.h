@@ -3,6 +3,7 @@
 #ifndef PWRING_GLUE_H
 #define PWRING_GLUE_H
 
+#include <linux/fs.h>
 #include <linux/hrtimer.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
@@ -65,6 +66,9 @@ struct kapi_io {
 	/* The user buffer: reached through its address, in the owner's threads. */
 	unsigned long uaddr;
 	unsigned long len;
+
+	/* direct I/O: the asynchronous kiocb the device completes */
+	struct kiocb kiocb;
 
 	/* poll */
 	struct poll_table_struct pt;

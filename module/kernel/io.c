@@ -252,6 +252,15 @@ static bool kapi_nowait_ok(struct file *f, int write)
 	return S_ISREG(inode->i_mode) && !write && (!bdev || bdev_nowait(bdev));
 }
 
+/* O_DIRECT on a block device or a regular file: the kiocb can be asynchronous. */
+static bool kapi_direct_ok(struct file *f)
+{
+	umode_t mode = file_inode(f)->i_mode;
+
+	return (f->f_flags & O_DIRECT) && (S_ISREG(mode) || S_ISBLK(mode)) &&
+	       f->f_op->read_iter && f->f_op->write_iter;
+}
+
 unsigned int kapi_file_caps(struct file *f)
 {
 	fmode_t m = f->f_mode;
@@ -264,6 +273,7 @@ unsigned int kapi_file_caps(struct file *f)
 	       (kapi_nowait_ok(f, 0) ? KAPI_F_NOWAIT_READ : 0) |
 	       (kapi_nowait_ok(f, 1) ? KAPI_F_NOWAIT_WRITE : 0) |
 	       ((f->f_flags & O_NONBLOCK) && !S_ISREG(mode) ? KAPI_F_NONBLOCK : 0) |
+	       (kapi_direct_ok(f) ? KAPI_F_DIRECT : 0) |
 	       (f->f_op->poll ? KAPI_F_POLL : 0);
 }
 
@@ -482,6 +492,98 @@ long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
 	if (locked)
 		mutex_unlock(&f->f_pos_lock);
 	return kapi_rw_result(ret, nowait);
+}
+
+/*
+ * Freeze protection of an asynchronous write is taken by the submitter and
+ * dropped by the completion, maybe in interrupt context: lockdep is told it
+ * changes hands, as the kernel's own kiocb_start_write() does since 6.6.
+ */
+static void kapi_direct_start_write(struct kiocb *kiocb)
+{
+	struct inode *inode = file_inode(kiocb->ki_filp);
+
+	if (!S_ISREG(inode->i_mode))
+		return;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	kiocb_start_write(kiocb);
+#else
+	sb_start_write(inode->i_sb);
+	__sb_writers_release(inode->i_sb, SB_FREEZE_WRITE);
+#endif
+}
+
+static void kapi_direct_end_write(struct kiocb *kiocb)
+{
+	struct inode *inode = file_inode(kiocb->ki_filp);
+
+	if (!S_ISREG(inode->i_mode))
+		return;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	kiocb_end_write(kiocb);
+#else
+	__sb_writers_acquired(inode->i_sb, SB_FREEZE_WRITE);
+	sb_end_write(inode->i_sb);
+#endif
+}
+
+/* The device is done (any context): bounded work, then the core takes it to task context. */
+static void kapi_direct_complete(struct kiocb *kiocb, long res)
+{
+	struct kapi_io *io = container_of(kiocb, struct kapi_io, kiocb);
+
+	if (kiocb->ki_flags & IOCB_WRITE)
+		kapi_direct_end_write(kiocb);
+	pw_rw_done(io->arg, kapi_rw_result(res, 0));
+}
+
+long kapi_rw_direct(struct kapi_io *io, struct file *f, int write, long long offset,
+		    unsigned long skip, int nowait)
+{
+	struct kiocb *kiocb = &io->kiocb;
+	struct iov_iter it;
+	ssize_t ret;
+
+	init_sync_kiocb(kiocb, f);
+	kiocb->ki_complete = kapi_direct_complete;
+	kiocb->ki_pos = offset + skip;
+	if (nowait)
+		kiocb->ki_flags |= IOCB_NOWAIT;
+	ret = rw_verify_area(write ? WRITE : READ, f, &kiocb->ki_pos, io->len - skip);
+	if (ret)
+		return ret;
+	iov_iter_ubuf(&it, write ? ITER_SOURCE : ITER_DEST,
+		      (void __user *)(io->uaddr + skip), io->len - skip);
+	if (write) {
+		kiocb->ki_flags |= IOCB_WRITE;
+		kapi_direct_start_write(kiocb);
+		ret = f->f_op->write_iter(kiocb, &it);
+	} else {
+		ret = f->f_op->read_iter(kiocb, &it);
+	}
+	if (ret == -EIOCBQUEUED)
+		return ret;	/* kiocb and io now belong to the completion */
+	if (write)
+		kapi_direct_end_write(kiocb);
+	return kapi_rw_result(ret, nowait);
+}
+
+/* Task context, once the result is known: what read(2)/write(2) do after a transfer. */
+void kapi_rw_direct_end(struct kapi_io *io, struct file *f, int write, long result)
+{
+	if (result > 0) {
+		if (write) {
+			fsnotify_modify(f);
+			add_wchar(current, result);
+		} else {
+			fsnotify_access(f);
+			add_rchar(current, result);
+		}
+	}
+	if (write)
+		inc_syscw(current);
+	else
+		inc_syscr(current);
 }
 
 static int kapi_poll_wake(struct wait_queue_entry *wait, unsigned int mode, int sync, void *key)

@@ -1275,6 +1275,103 @@ extern "C" long kapi_rw(struct kapi_io *io, struct file *f, int write, long long
 	return -kEINVAL;
 }
 
+/* ---- the fake block device (kDirect files) ---- */
+
+namespace {
+struct DeviceReq {
+	kapi_io *io;
+	file *f;
+	bool write;
+	bool nowait;
+	long long offset;
+	unsigned char *buf;
+	size_t n;
+};
+std::mutex g_devmu;
+std::deque<DeviceReq> g_dev;
+std::atomic<int> g_dev_eagain_submit{0}, g_dev_eagain_late{0};
+std::atomic<long> g_direct_end{0};
+} // namespace
+
+extern "C" long kapi_rw_direct(struct kapi_io *io, struct file *f, int write, long long offset,
+			      unsigned long skip, int nowait)
+{
+	might_sleep("kapi_rw_direct");
+	if (!nowait && !t_work)
+		die("a blocking direct submission outside a work item (enter must not wait for tags)");
+	if (!(f->caps.load() & fake::kDirect))
+		die("kapi_rw_direct on a file without kDirect");
+	if (io->mdl == Mdl::None)
+		die("kapi_rw_direct on packet %u without a buffer", io->index);
+	if (offset < 0)
+		die("kapi_rw_direct at the file position: the core keeps those synchronous");
+	if (f->core_refs.load() <= 0)
+		die("kapi_rw_direct on a file the core holds no reference to");
+	(nowait ? g_counts.rw_nowait : g_counts.rw_blocking)++;
+	if (nowait && g_dev_eagain_submit.load() > 0 && g_dev_eagain_submit-- > 0)
+		return -kEAGAIN;
+	std::lock_guard<std::mutex> g(g_devmu);
+	g_dev.push_back(DeviceReq{io, f, write != 0, nowait != 0, offset + (long long)skip,
+				  io->mdl_kaddr ? io->mdl_kaddr + skip : nullptr, io->mdl_len - skip});
+	return -529;	/* -EIOCBQUEUED */
+}
+
+extern "C" void kapi_rw_direct_end(struct kapi_io *, struct file *f, int, long)
+{
+	if (in_atomic())
+		die("kapi_rw_direct_end in atomic context (fsnotify may sleep)");
+	if (f->core_refs.load() <= 0)
+		die("kapi_rw_direct_end on a file the core holds no reference to");
+	g_direct_end++;
+}
+
+size_t fake::device_pending()
+{
+	std::lock_guard<std::mutex> g(g_devmu);
+	return g_dev.size();
+}
+
+/* As the device's interrupt: data moves, then pw_rw_done() in atomic context. */
+size_t fake::device_complete(size_t max)
+{
+	size_t done = 0;
+	while (done < max) {
+		DeviceReq r;
+		{
+			std::lock_guard<std::mutex> g(g_devmu);
+			if (g_dev.empty())
+				break;
+			r = g_dev.front();
+			g_dev.pop_front();
+		}
+		long res;
+		if (r.nowait && g_dev_eagain_late.load() > 0 && g_dev_eagain_late-- > 0)
+			res = -kEAGAIN;
+		else
+			res = reg_rw(r.f, r.buf, r.n, r.write, r.offset, false);
+		t_irq++;
+		pw_rw_done(r.io->arg, res);
+		t_irq--;
+		done++;
+	}
+	return done;
+}
+
+void fake::device_eagain_at_submit(int n)
+{
+	g_dev_eagain_submit = n;
+}
+
+void fake::device_eagain_late(int n)
+{
+	g_dev_eagain_late = n;
+}
+
+long fake::direct_end_calls()
+{
+	return g_direct_end.load();
+}
+
 extern "C" unsigned int kapi_poll_arm(struct kapi_io *io, struct file *f, unsigned int events)
 {
 	might_sleep("kapi_poll_arm");
@@ -1505,6 +1602,14 @@ void set_fatal_signal(bool pending)
 void reset()
 {
 	g_fatal_signal = false;
+	{
+		std::lock_guard<std::mutex> g(g_devmu);
+		if (!g_dev.empty())
+			die("fake::reset with %zu direct requests still on the device", g_dev.size());
+	}
+	g_dev_eagain_submit = 0;
+	g_dev_eagain_late = 0;
+	g_direct_end = 0;
 	{
 		std::lock_guard<std::mutex> g(g_rmu);
 		g_reaps.clear();
@@ -1933,7 +2038,7 @@ void pipe(int fds[2], PipeOpts o)
 }
 
 /* What io.c gives a regular file at most: no poll method, no O_NONBLOCK, no NOWAIT writes. */
-constexpr unsigned kRegularMask = kRead | kWrite | kPread | kPwrite | kNowaitRead | kNowaitWrite;
+constexpr unsigned kRegularMask = kRead | kWrite | kPread | kPwrite | kNowaitRead | kNowaitWrite | kDirect;
 
 int regular_file(const std::string &bytes, unsigned caps)
 {

@@ -223,6 +223,7 @@ kapi_io *io_at(kapi_ios *set, unsigned i);
 enum : unsigned {
 	kRead = 1u << 0, kWrite = 1u << 1, kPread = 1u << 2, kPwrite = 1u << 3,
 	kPoll = 1u << 4, kNowaitRead = 1u << 5, kNowaitWrite = 1u << 6, kNonblock = 1u << 7,
+	kDirect = 1u << 8,	/* O_DIRECT: kapi_rw_direct() queues on the fake device */
 	kNowait = kNowaitRead | kNowaitWrite,
 };
 /* Kernel poll bits. */
@@ -257,6 +258,20 @@ void set_uncached(int fd, bool uncached);
 void set_nowait_chunk(int fd, size_t chunk);
 /* A regular file whose every read says EAGAIN, blocking or not (some devices do). */
 void set_always_eagain(int fd, bool on);
+/*
+ * The fake block device behind kDirect files: kapi_rw_direct() queues each
+ * request here (-EIOCBQUEUED) and nothing moves until the test completes
+ * them, oldest first, as the device's interrupt would (in_atomic() is true
+ * in pw_rw_done). The data moves at completion. device_eagain_at_submit(n):
+ * the next n non-blocking submissions say EAGAIN; device_eagain_late(n): the
+ * next n non-blocking completions are -EAGAIN (BLK_STS_AGAIN).
+ */
+size_t device_pending();
+size_t device_complete(size_t max = ~size_t(0));
+void device_eagain_at_submit(int n);
+void device_eagain_late(int n);
+long direct_end_calls();	/* kapi_rw_direct_end() */
+
 /* kapi_cond_resched() calls so far. */
 long cond_resched_calls();
 /* fcntl(F_SETFL, O_NONBLOCK) on a pipe end. */

@@ -368,3 +368,30 @@ TEST_F(Enter, TeardownAfterProcessUnmappedTheRing)
 }
 
 } // namespace
+
+/*
+ * A fatal signal ends enter between SQEs (spec §5): the SQEs consumed so far
+ * get their CQEs, the rest stay in the queue, and the count says where it
+ * stopped. The check runs every 64 SQEs, so a huge batch is cut short early.
+ */
+TEST_F(Enter, FatalSignalStopsBetweenSqes)
+{
+	URing r = ring(256, 256);
+	for (u64 i = 0; i < 200; i++)
+		r.push(nop(i, 0));
+	fake::set_fatal_signal(true);
+	const long n = enter(0, 200, 0);
+	fake::set_fatal_signal(false);
+	EXPECT_GT(n, 0);
+	EXPECT_LT(n, 200);
+	EXPECT_EQ(r.shead(), u32(n));
+	auto cqes = r.drain();
+	ASSERT_EQ(cqes.size(), size_t(n));
+	for (long i = 0; i < n; i++) {
+		EXPECT_EQ(cqes[i].data, u64(i));
+		EXPECT_EQ(cqes[i].error, ETIMEDOUT);
+	}
+	/* The rest is still there for the next enter. */
+	EXPECT_EQ(enter(0, 200, 0), 200 - n);
+	EXPECT_EQ(r.drain().size(), size_t(200 - n));
+}

@@ -84,7 +84,7 @@ Issue poll_issue(Irp &irp)
 		return ready(irp, kEpollNval);
 
 	IoState &s = irp.ios;
-	s = IoState{f, 0, 0, 0, to_kernel(irp.sqe.arg1), false, true};
+	s = IoState{f, 0, 0, 0, to_kernel(irp.sqe.arg1), false, true, false};
 	irp.push_frame(poll_release, nullptr);
 	irp.finish_in_task = true;
 

@@ -24,11 +24,18 @@ constexpr u64 kMaxRwCount = 0x7ffff000;	/* MAX_RW_COUNT: read(2) clamps to it */
 
 void rw_cancel(Irp &) {}	/* the frame undoes everything */
 void rw_work(Irp &irp, WorkCtx ctx);
+void rearm(Irp &irp, WorkCtx ctx, bool now);
+} // namespace
+
 constexpr AsyncOps kRwAsync = {rw_cancel, rw_work};
+
+namespace {
 
 void rw_release(Irp &irp, void *)
 {
 	IoState &s = irp.ios;
+	if (s.direct)
+		kapi_rw_direct_end(irp.io, s.file, s.write, irp.err ? -long(irp.err) : long(irp.result));
 	/* A WRITE cut short by an error, timeout or cancel still says what it wrote. */
 	if (irp.err && s.done)
 		irp.result = s.done;
@@ -117,6 +124,54 @@ s64 retry(Irp &irp)
 	return kapi_rw(irp.io, s.file, s.write, s.offset, s.done, false);
 }
 
+/*
+ * Direct I/O: the kiocb is asynchronous, so enter returns once the device
+ * has the request and the device's completion finishes it (pw_rw_done).
+ * The packet is held (kClaimed) meanwhile: a bio cannot be recalled, so a
+ * timeout or close that comes while it is in flight is recorded and reported
+ * when the device is done, with the bytes it moved in `result`. A submission
+ * that would block (no free tag) goes to a worker, which may wait for one.
+ */
+Issue direct_issue(Irp &irp)
+{
+	IoState &s = irp.ios;
+	s.direct = true;
+	kapi_io_hold_creds(irp.io);
+	if (!irp.hold())
+		return done(irp, -s64(irp.cancelled_error()));
+	s.nowait = true;
+	const s64 r = kapi_rw_direct(irp.io, s.file, s.write, s.offset, 0, true);
+	if (r == -err::EIOCBQUEUED)
+		return Issue::Queued;	/* `issuing` covers a completion before we return */
+	if (r != -err::EAGAIN)
+		return done(irp, r);	/* done at once: completion wins over a deadline */
+	const s32 e = irp.unclaim(&kRwAsync);
+	if (e)
+		return done(irp, -s64(e));
+	kapi_queue_work(irp.io);
+	return Issue::Queued;
+}
+
+/* The worker submits what would have blocked enter. */
+void direct_work(Irp &irp, WorkCtx ctx)
+{
+	IoState &s = irp.ios;
+	/* Submission may wait for the device: not the waiting enter's job. */
+	if (ctx == WorkCtx::Enter)
+		return rearm(irp, ctx, true);
+	irp.issuing.store_relaxed(1);
+	s.nowait = false;
+	const s64 r = kapi_rw_direct(irp.io, s.file, s.write, s.offset, 0, false);
+	if (r == -err::EIOCBQUEUED) {
+		if (irp.issuing.exchange(0) == 2)
+			irp.ring->complete_async(irp, ctx);	/* the device was quicker */
+		return;
+	}
+	irp.issuing.store_relaxed(0);
+	done(irp, r);
+	irp.ring->complete_async(irp, ctx);
+}
+
 Issue rw_issue(Irp &irp, bool write)
 {
 	const s64 offset = s64(irp.sqe.arg3);
@@ -130,7 +185,7 @@ Issue rw_issue(Irp &irp, bool write)
 
 	IoState &s = irp.ios;
 	const u32 caps = kapi_file_caps(f);
-	s = IoState{f, offset, 0, 0, 0, write, false};
+	s = IoState{f, offset, 0, 0, 0, write, false, false, false};
 	irp.push_frame(rw_release, nullptr);
 	irp.finish_in_task = true;	/* interrupt context completes one request, no more */
 
@@ -145,6 +200,10 @@ Issue rw_issue(Irp &irp, bool write)
 	if (pinned < 0)
 		return done(irp, pinned);
 	s.len = u64(pinned);
+
+	/* Direct I/O at a given offset: the device completes it, enter does not wait. */
+	if (offset >= 0 && (caps & KAPI_F_DIRECT))
+		return direct_issue(irp);
 
 	/* O_NONBLOCK: the file answers EAGAIN itself, as read(2) would. */
 	if (caps & KAPI_F_NONBLOCK)
@@ -188,6 +247,8 @@ void rw_work(Irp &irp, WorkCtx ctx)
 	if (!irp.claim(&kRwAsync))
 		return;	/* cancelled, or not ours any more */
 	IoState &s = irp.ios;
+	if (s.direct)
+		return direct_work(irp, ctx);
 	/* The submitter waiting in enter must not block: that is a worker's job. */
 	if (ctx == WorkCtx::Enter && !(s.pollable && can_try(s)))
 		return rearm(irp, ctx, true);
@@ -215,3 +276,33 @@ Issue write_issue(Irp &irp)
 }
 
 } // namespace pw
+
+/*
+ * The device finished a direct READ or WRITE: any context, interrupts
+ * included. Bounded work: record the result and hand the packet to task
+ * context. A timeout or close that came while it was in flight is the
+ * error; what the device moved is the result.
+ */
+extern "C" void pw_rw_done(void *arg, long res)
+{
+	pw::Irp &irp = *static_cast<pw::Irp *>(arg);
+	const pw::s32 cancelled = irp.cancelled_error();
+
+	/* A non-blocking submission the device turned down late: a worker submits again. */
+	if (res == -pw::err::EAGAIN && irp.ios.nowait) {
+		const pw::s32 e = irp.unclaim(&pw::kRwAsync);
+		if (!e) {
+			kapi_queue_work(irp.io);
+			return;
+		}
+		res = -e;
+	}
+	if (res < 0) {
+		irp.err = pw::s32(-res);
+		irp.result = 0;
+	} else {
+		irp.err = cancelled;
+		irp.result = pw::u64(res);
+	}
+	irp.ring->complete_later(irp);
+}
