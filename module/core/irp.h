@@ -64,6 +64,7 @@ struct IoState {
 	bool pollable;		/* wait with a poll entry rather than a worker */
 	bool direct;		/* an asynchronous kiocb: the device completes it */
 	bool nowait;		/* direct: submitted with IOCB_NOWAIT (EAGAIN: try blocking) */
+	bool waitq;		/* buffered read that waits for pages asynchronously */
 };
 
 struct Irp {

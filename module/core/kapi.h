@@ -129,6 +129,7 @@ enum {
 	KAPI_F_NOWAIT_WRITE = 1 << 6,	/* a write can be tried without blocking */
 	KAPI_F_NONBLOCK = 1 << 7,	/* O_NONBLOCK: the file itself never waits */
 	KAPI_F_DIRECT = 1 << 8,	/* O_DIRECT regular file or block device: kapi_rw_direct() */
+	KAPI_F_WAITQ = 1 << 9,	/* buffered reads can wait for pages asynchronously: kapi_rw_waitq() */
 };
 unsigned int kapi_file_caps(struct file *f);
 
@@ -164,6 +165,16 @@ long kapi_rw_direct(struct kapi_io *io, struct file *f, int write, long long off
 		    unsigned long skip, int nowait);
 void kapi_rw_direct_end(struct kapi_io *io, struct file *f, int write, long result);
 void pw_rw_done(void *arg, long result);
+
+/*
+ * A buffered read at `offset + skip` that, where it would wait for a page
+ * being read in, queues a wait entry instead and returns -EIOCBQUEUED
+ * (IOCB_WAITQ): pw_page_ready(arg) is then called (any context) once the
+ * page is unlocked, and the read can be tried again. Bytes otherwise, or
+ * -errno; -EAGAIN if it cannot wait that way.
+ */
+long kapi_rw_waitq(struct kapi_io *io, struct file *f, long long offset, unsigned long skip);
+void pw_page_ready(void *arg);
 
 /*
  * Poll: kapi_poll_arm() adds io's wait entries to the file's wait queues

@@ -7,6 +7,7 @@
 #include <linux/hrtimer.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
+#include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -69,6 +70,8 @@ struct kapi_io {
 
 	/* direct I/O: the asynchronous kiocb the device completes */
 	struct kiocb kiocb;
+	/* buffered reads: our entry on the wait queue of a page being read in */
+	struct wait_page_queue wpq;
 
 	/* poll */
 	struct poll_table_struct pt;

@@ -261,6 +261,20 @@ static bool kapi_direct_ok(struct file *f)
 	       f->f_op->read_iter && f->f_op->write_iter;
 }
 
+/* Buffered reads that wait for pages asynchronously (io_uring's since 5.9). */
+static bool kapi_waitq_ok(struct file *f)
+{
+	umode_t mode = file_inode(f)->i_mode;
+
+	if (!f->f_op->read_iter || (f->f_flags & O_DIRECT) || !(S_ISREG(mode) || S_ISBLK(mode)))
+		return false;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+	return f->f_op->fop_flags & FOP_BUFFER_RASYNC;
+#else
+	return f->f_mode & FMODE_BUF_RASYNC;
+#endif
+}
+
 unsigned int kapi_file_caps(struct file *f)
 {
 	fmode_t m = f->f_mode;
@@ -274,6 +288,7 @@ unsigned int kapi_file_caps(struct file *f)
 	       (kapi_nowait_ok(f, 1) ? KAPI_F_NOWAIT_WRITE : 0) |
 	       ((f->f_flags & O_NONBLOCK) && !S_ISREG(mode) ? KAPI_F_NONBLOCK : 0) |
 	       (kapi_direct_ok(f) ? KAPI_F_DIRECT : 0) |
+	       (kapi_waitq_ok(f) ? KAPI_F_WAITQ : 0) |
 	       (f->f_op->poll ? KAPI_F_POLL : 0);
 }
 
@@ -584,6 +599,46 @@ void kapi_rw_direct_end(struct kapi_io *io, struct file *f, int write, long resu
 		inc_syscw(current);
 	else
 		inc_syscr(current);
+}
+
+/* The page we waited for is unlocked (any context): the read can go on. */
+static int kapi_page_wake(struct wait_queue_entry *wait, unsigned int mode, int sync, void *arg)
+{
+	struct wait_page_queue *wpq = container_of(wait, struct wait_page_queue, wait);
+	struct kapi_io *io = container_of(wpq, struct kapi_io, wpq);
+
+	if (!wake_page_match(wpq, arg))
+		return 0;
+	/* Off the page's queue before the packet can move on: nothing of ours stays there. */
+	list_del_init(&wait->entry);
+	pw_page_ready(io->arg);
+	return 1;
+}
+
+long kapi_rw_waitq(struct kapi_io *io, struct file *f, long long offset, unsigned long skip)
+{
+	struct kiocb kiocb;
+	struct iov_iter it;
+	ssize_t ret;
+
+	init_sync_kiocb(&kiocb, f);
+	kiocb.ki_flags |= IOCB_WAITQ;
+	kiocb.ki_pos = offset + skip;
+	init_waitqueue_func_entry(&io->wpq.wait, kapi_page_wake);
+	kiocb.ki_waitq = &io->wpq;
+	ret = rw_verify_area(READ, f, &kiocb.ki_pos, io->len - skip);
+	if (ret)
+		return ret;
+	iov_iter_ubuf(&it, ITER_DEST, (void __user *)(io->uaddr + skip), io->len - skip);
+	ret = f->f_op->read_iter(&kiocb, &it);
+	if (ret > 0) {
+		fsnotify_access(f);
+		add_rchar(current, ret);
+	}
+	inc_syscr(current);
+	if (ret == -EIOCBQUEUED)
+		return ret;	/* io->wpq is on the page's wait queue */
+	return kapi_rw_result(ret, 1);
 }
 
 static int kapi_poll_wake(struct wait_queue_entry *wait, unsigned int mode, int sync, void *key)

@@ -1372,6 +1372,63 @@ long fake::direct_end_calls()
 	return g_direct_end.load();
 }
 
+/* ---- page waits (kWaitq files) ---- */
+
+namespace {
+std::mutex g_pgmu;
+std::multimap<file *, kapi_io *> g_page_waits;
+} // namespace
+
+extern "C" long kapi_rw_waitq(struct kapi_io *io, struct file *f, long long offset, unsigned long skip)
+{
+	might_sleep("kapi_rw_waitq");
+	if (!(f->caps.load() & fake::kWaitq))
+		die("kapi_rw_waitq on a file without kWaitq");
+	if (f->kind != Kind::Regular || offset < 0)
+		die("kapi_rw_waitq: regular files at an offset only");
+	if (io->mdl == Mdl::None || skip > io->mdl_len)
+		die("kapi_rw_waitq on packet %u without its buffer", io->index);
+	g_counts.rw_nowait++;
+	if (f->uncached.load()) {
+		std::lock_guard<std::mutex> g(g_pgmu);
+		for (auto it = g_page_waits.begin(); it != g_page_waits.end(); ++it)
+			if (it->second == io)
+				die("kapi_rw_waitq: packet %u already waits for a page", io->index);
+		g_page_waits.emplace(f, io);
+		return -529;	/* -EIOCBQUEUED */
+	}
+	return reg_rw(f, io->mdl_kaddr ? io->mdl_kaddr + skip : nullptr, io->mdl_len - skip, false,
+		      offset + (long long)skip, true);
+}
+
+size_t fake::pages_arrive(int fd)
+{
+	file *f = lookup(fd);
+	if (!f)
+		die("fake::pages_arrive(%d): no such file", fd);
+	f->uncached = false;
+	std::vector<kapi_io *> woken;
+	{
+		std::lock_guard<std::mutex> g(g_pgmu);
+		auto range = g_page_waits.equal_range(f);
+		for (auto it = range.first; it != range.second; ++it)
+			woken.push_back(it->second);
+		g_page_waits.erase(range.first, range.second);
+	}
+	for (kapi_io *io : woken) {
+		t_irq++;
+		pw_page_ready(io->arg);
+		t_irq--;
+	}
+	return woken.size();
+}
+
+size_t fake::page_waiters()
+{
+	std::lock_guard<std::mutex> g(g_pgmu);
+	return g_page_waits.size();
+}
+
 extern "C" unsigned int kapi_poll_arm(struct kapi_io *io, struct file *f, unsigned int events)
 {
 	might_sleep("kapi_poll_arm");
@@ -1610,6 +1667,11 @@ void reset()
 	g_dev_eagain_submit = 0;
 	g_dev_eagain_late = 0;
 	g_direct_end = 0;
+	{
+		std::lock_guard<std::mutex> g(g_pgmu);
+		if (!g_page_waits.empty())
+			die("fake::reset with %zu page waits still queued", g_page_waits.size());
+	}
 	{
 		std::lock_guard<std::mutex> g(g_rmu);
 		g_reaps.clear();
@@ -2038,7 +2100,8 @@ void pipe(int fds[2], PipeOpts o)
 }
 
 /* What io.c gives a regular file at most: no poll method, no O_NONBLOCK, no NOWAIT writes. */
-constexpr unsigned kRegularMask = kRead | kWrite | kPread | kPwrite | kNowaitRead | kNowaitWrite | kDirect;
+constexpr unsigned kRegularMask = kRead | kWrite | kPread | kPwrite | kNowaitRead | kNowaitWrite | kDirect |
+				   kWaitq;
 
 int regular_file(const std::string &bytes, unsigned caps)
 {

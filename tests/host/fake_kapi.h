@@ -224,6 +224,7 @@ enum : unsigned {
 	kRead = 1u << 0, kWrite = 1u << 1, kPread = 1u << 2, kPwrite = 1u << 3,
 	kPoll = 1u << 4, kNowaitRead = 1u << 5, kNowaitWrite = 1u << 6, kNonblock = 1u << 7,
 	kDirect = 1u << 8,	/* O_DIRECT: kapi_rw_direct() queues on the fake device */
+	kWaitq = 1u << 9,	/* buffered reads wait for pages asynchronously (kapi_rw_waitq) */
 	kNowait = kNowaitRead | kNowaitWrite,
 };
 /* Kernel poll bits. */
@@ -271,6 +272,14 @@ size_t device_complete(size_t max = ~size_t(0));
 void device_eagain_at_submit(int n);
 void device_eagain_late(int n);
 long direct_end_calls();	/* kapi_rw_direct_end() */
+/*
+ * A kWaitq file that is uncached queues page waits (kapi_rw_waitq:
+ * -EIOCBQUEUED). pages_arrive(fd): its pages are read in (it becomes
+ * cached) and every waiter is woken, in atomic context, as unlock_page()
+ * would. Returns the number woken.
+ */
+size_t pages_arrive(int fd);
+size_t page_waiters();
 
 /* kapi_cond_resched() calls so far. */
 long cond_resched_calls();

@@ -172,6 +172,52 @@ void direct_work(Irp &irp, WorkCtx ctx)
 	irp.ring->complete_async(irp, ctx);
 }
 
+/*
+ * A buffered read of a file whose pages can be waited for asynchronously:
+ * where it would wait for a page being read in, it queues a wait entry on
+ * that page and returns -EIOCBQUEUED; the packet is held meanwhile (the
+ * entry cannot be taken off the page's queue by anyone but the wakeup),
+ * and pw_page_ready() hands it back to task context to go on. Returns that,
+ * or what total() turns into the result (0 when the buffer is full).
+ */
+s64 waitq_read(Irp &irp)
+{
+	IoState &s = irp.ios;
+	while (s.done < s.len) {
+		s64 r = kapi_rw(irp.io, s.file, false, s.offset, s.done, true);
+		if (r == -err::EAGAIN)
+			r = kapi_rw_waitq(irp.io, s.file, s.offset, s.done);
+		if (r <= 0)
+			return r;	/* EOF, waiting for a page, or an error */
+		s.done += u64(r);
+		if (kapi_fatal_signal_pending())
+			break;
+	}
+	return 0;
+}
+
+/* The issue's first attempts would have blocked: wait for the pages without a worker. */
+Issue waitq_issue(Irp &irp)
+{
+	IoState &s = irp.ios;
+	s.waitq = true;
+	kapi_io_hold_creds(irp.io);
+	if (!irp.hold())
+		return done(irp, total(s, -s64(irp.cancelled_error())));
+	const s64 r = waitq_read(irp);
+	if (r == -err::EIOCBQUEUED)
+		return Issue::Queued;	/* `issuing` covers a wakeup before we return */
+	if (r != -err::EAGAIN)
+		return done(irp, total(s, r));
+	/* It cannot wait that way: a worker blocks for it. */
+	s.waitq = false;
+	const s32 e = irp.unclaim(&kRwAsync);
+	if (e)
+		return done(irp, total(s, -s64(e)));
+	kapi_queue_work(irp.io);
+	return Issue::Queued;
+}
+
 Issue rw_issue(Irp &irp, bool write)
 {
 	const s64 offset = s64(irp.sqe.arg3);
@@ -185,7 +231,7 @@ Issue rw_issue(Irp &irp, bool write)
 
 	IoState &s = irp.ios;
 	const u32 caps = kapi_file_caps(f);
-	s = IoState{f, offset, 0, 0, 0, write, false, false, false};
+	s = IoState{f, offset, 0, 0, 0, write, false, false, false, false};
 	irp.push_frame(rw_release, nullptr);
 	irp.finish_in_task = true;	/* interrupt context completes one request, no more */
 
@@ -213,6 +259,8 @@ Issue rw_issue(Irp &irp, bool write)
 	const s64 r = first_attempts(irp);
 	if (r != -err::EAGAIN && !write_continues(s, r))
 		return done(irp, total(s, r));
+	if (!write && offset >= 0 && (caps & KAPI_F_WAITQ))
+		return waitq_issue(irp);
 
 	/* It would block: wait for readiness, or let a worker block for us. */
 	s.events = (write ? kEpollOut | kEpollWrNorm : kEpollIn | kEpollRdNorm) |
@@ -249,6 +297,17 @@ void rw_work(Irp &irp, WorkCtx ctx)
 	IoState &s = irp.ios;
 	if (s.direct)
 		return direct_work(irp, ctx);
+	if (s.waitq) {
+		/* A page we waited for is in: go on, in whichever thread took it. */
+		const s64 r = waitq_read(irp);
+		if (r == -err::EIOCBQUEUED)
+			return;	/* held: waiting for the next page */
+		if (r != -err::EAGAIN) {
+			done(irp, total(s, r));
+			return irp.ring->complete_async(irp, ctx);
+		}
+		s.waitq = false;	/* a worker blocks for the rest */
+	}
 	/* The submitter waiting in enter must not block: that is a worker's job. */
 	if (ctx == WorkCtx::Enter && !(s.pollable && can_try(s)))
 		return rearm(irp, ctx, true);
@@ -276,6 +335,25 @@ Issue write_issue(Irp &irp)
 }
 
 } // namespace pw
+
+/*
+ * The page a buffered read waited for is unlocked (any context): back to
+ * task context to go on, or, if a timeout or close came meanwhile, to
+ * complete with it and the bytes read so far.
+ */
+extern "C" void pw_page_ready(void *arg)
+{
+	pw::Irp &irp = *static_cast<pw::Irp *>(arg);
+	const pw::s32 e = irp.unclaim(&pw::kRwAsync);
+
+	if (!e) {
+		irp.ring->poll_woken(irp, false);
+		return;
+	}
+	irp.err = e;
+	irp.result = 0;
+	irp.ring->complete_later(irp);
+}
 
 /*
  * The device finished a direct READ or WRITE: any context, interrupts

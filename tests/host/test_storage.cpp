@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Direct I/O (design "Direct I/O"): an O_DIRECT READ or WRITE at an offset
+ * Storage. Direct I/O (design "Direct I/O"): an O_DIRECT READ or WRITE at an offset
  * is submitted with an asynchronous kiocb and completed by the device. On
  * the fake device nothing moves until the test completes it, as the
  * device's interrupt would. Enter returns with the requests in flight; the
  * completion reaches task context (a worker, or the thread waiting in
  * enter); a timeout or close while the device has a request is reported
  * when the device is done, with the bytes it moved.
+ *
+ * Buffered reads that miss the page cache wait for the page without a
+ * worker (IOCB_WAITQ): the page's wakeup hands the read back to task
+ * context, which goes on.
  */
 #include "harness.h"
 
@@ -235,6 +239,103 @@ TEST_F(Direct, CompletionRacesTimeoutAndClose)
 		}
 		fake::munmap_all();
 	}
+}
+
+class PageWait : public CoreTest {
+protected:
+	int f_ = -1;
+	void SetUp() override
+	{
+		CoreTest::SetUp();
+		f_ = fake::regular_file(std::string(8192, 'p'), fake::kRegularCaps | fake::kWaitq);
+		fake::set_uncached(f_, true);
+	}
+	void TearDown() override
+	{
+		fake::pages_arrive(f_);
+		CoreTest::TearDown();
+	}
+};
+
+TEST_F(PageWait, UncachedReadWaitsForThePageWithoutAWorker)
+{
+	URing r = ring(4, 4);
+	char buf[100] = {};
+	r.push(read_sqe(1, f_, buf, sizeof(buf), kNever, kNoRegs, 10));
+	ASSERT_EQ(enter(0, 1, 0), 1);
+	EXPECT_EQ(r.ctail(), 0u);
+	EXPECT_EQ(fake::page_waiters(), 1u);
+	EXPECT_EQ(fake::work_queued(), 0);
+	EXPECT_EQ(fake::pages_arrive(f_), 1u);
+	fake::run_work();
+	ASSERT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(r.cqe_at(0).error, 0);
+	EXPECT_EQ(r.cqe_at(0).result, 100u);
+	EXPECT_EQ(buf[99], 'p');
+	EXPECT_EQ(fake::io_counts().rw_blocking, 0) << "nobody blocked for it";
+}
+
+TEST_F(PageWait, TheWaitingEnterTakesThePage)
+{
+	URing r = ring(4, 4);
+	char buf[100] = {};
+	r.push(read_sqe(1, f_, buf, sizeof(buf), kNever, kNoRegs, 0));
+	ASSERT_EQ(enter(0, 1, 0), 1);
+	std::thread pages([this] {
+		while (!fake::wait_for_sleepers(1))
+			;
+		fake::pages_arrive(f_);
+	});
+	EXPECT_EQ(enter(0, 0, 1), 0);
+	pages.join();
+	ASSERT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(r.cqe_at(0).result, 100u);
+	EXPECT_EQ(fake::work_runs(), 0);
+}
+
+/* The wait entry stays on the page until it is woken: the packet with it. */
+TEST_F(PageWait, TimeoutWhileWaitingCompletesWhenThePageComes)
+{
+	URing r = ring(4, 4);
+	char buf[100] = {};
+	r.push(read_sqe(1, f_, buf, sizeof(buf), 1000, kNoRegs, 0));
+	ASSERT_EQ(enter(0, 1, 0), 1);
+	fake::advance(2000);
+	fake::run_work();
+	EXPECT_EQ(r.ctail(), 0u);
+	fake::pages_arrive(f_);
+	fake::run_work();
+	ASSERT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(r.cqe_at(0).error, ETIMEDOUT);
+}
+
+TEST_F(PageWait, CloseWhileWaiting)
+{
+	URing r = ring(4, 4);
+	char buf[100] = {};
+	r.push(read_sqe(1, f_, buf, sizeof(buf), kNever, kNoRegs, 0));
+	ASSERT_EQ(enter(0, 1, 0), 1);
+	pwring_core_shutdown(t_);
+	EXPECT_EQ(fake::live().io_sets, 1);
+	fake::pages_arrive(f_);
+	fake::reap_all();
+	pwring_core_free(t_);
+	t_ = nullptr;
+	ASSERT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(r.cqe_at(0).error, ECANCELED);
+}
+
+/* A cached read never waits: it completes during enter. */
+TEST_F(PageWait, CachedReadCompletesDuringEnter)
+{
+	URing r = ring(4, 4);
+	char buf[100] = {};
+	fake::set_uncached(f_, false);
+	r.push(read_sqe(1, f_, buf, sizeof(buf), 0, kNoRegs, 0));
+	ASSERT_EQ(enter(0, 1, 0), 1);
+	ASSERT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(r.cqe_at(0).error, 0);
+	EXPECT_EQ(fake::page_waiters(), 0u);
 }
 
 } // namespace
