@@ -190,6 +190,25 @@ HELPER int wait_child(pid_t pid, unsigned int ms)
 	}
 }
 
+/* waitpid for up to `ms`: the status, or -2 while it still runs (not killed). */
+HELPER int wait_child_for(pid_t pid, unsigned int ms)
+{
+	uint64_t end = now_ns() + (uint64_t)ms * MS;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return status;
+		if (r < 0)
+			return -1;
+		if (now_ns() > end)
+			return -2;
+		sleep_ns(5 * MS);
+	}
+}
+
 /* Spawn, wait (limit `ms`), print `expected` results. */
 HELPER void run_recorded(void (*fn)(void *), void *arg, int expected, const char *who,
 			 unsigned int ms)
@@ -373,7 +392,8 @@ HELPER long long refcnt_settle(long long want, unsigned int ms)
 
 #define STUCK_PATH "/dev/pwring-stuck"
 #define STUCK_PARAMS "/sys/module/stuckdev/parameters/"
-#define STUCKDEV_IOC_RELEASE _IO('S', 1)
+#define STUCKDEV_IOC_RELEASE _IO('S', 1)	/* open the gate: nobody sleeps */
+#define STUCKDEV_IOC_ARM _IO('S', 2)		/* close it: reads sleep again */
 
 /* Load stuckdev-<uname -r>.ko from next to this program; false with a reason. */
 HELPER bool stuck_load(char *reason, size_t rlen)
@@ -410,15 +430,26 @@ HELPER long long stuck_sleeping(void)
 	return read_ll(STUCK_PARAMS "sleeping");
 }
 
-/* Wake every reader asleep in /dev/pwring-stuck. */
-HELPER void stuck_release(void)
+HELPER void stuck_ioctl(unsigned long cmd, const char *what)
 {
 	int fd = open(STUCK_PATH, O_RDWR | O_CLOEXEC);
 
-	if (fd < 0 || ioctl(fd, STUCKDEV_IOC_RELEASE) < 0)
-		tap_diag("releasing %s: %s", STUCK_PATH, strerror(errno));
+	if (fd < 0 || ioctl(fd, cmd) < 0)
+		tap_diag("%s %s: %s", what, STUCK_PATH, strerror(errno));
 	if (fd >= 0)
 		close(fd);
+}
+
+/* Wake every reader asleep in /dev/pwring-stuck; later reads do not sleep. */
+HELPER void stuck_release(void)
+{
+	stuck_ioctl(STUCKDEV_IOC_RELEASE, "releasing");
+}
+
+/* Make reads of /dev/pwring-stuck sleep (again). */
+HELPER void stuck_arm(void)
+{
+	stuck_ioctl(STUCKDEV_IOC_ARM, "arming");
 }
 
 /* Wait up to `ms` until at least `n` readers sleep; the count seen last. */

@@ -5,12 +5,15 @@
  * a request in a worker that no signal, timeout or cancellation can wake
  * (spec section 5: "nobody waits for someone else's I/O").
  *
- *   read(2)    sleeps in TASK_UNINTERRUPTIBLE (TASK_KILLABLE when the module
- *              parameter `killable` is 1) until the next release, then
- *              returns 0 (end of file); -EINTR when a killable sleep is
- *              broken by a fatal signal. With O_NONBLOCK: -EAGAIN.
- *   write(2)   of anything, or ioctl(STUCKDEV_IOC_RELEASE): wakes every
- *              sleeper (they return 0).
+ *   read(2)    while the gate is closed (as at load), sleeps in
+ *              TASK_UNINTERRUPTIBLE (TASK_KILLABLE when the module parameter
+ *              `killable` is 1) until it opens, then returns 0 (end of file);
+ *              -EINTR when a killable sleep is broken by a fatal signal.
+ *              With the gate open it returns 0 at once. With O_NONBLOCK and
+ *              the gate closed: -EAGAIN.
+ *   ioctl(STUCKDEV_IOC_RELEASE), or write(2) of anything but "arm": opens
+ *              the gate, waking every sleeper; later reads do not sleep.
+ *   ioctl(STUCKDEV_IOC_ARM), or write(2) of "arm": closes the gate again.
  *   /sys/module/stuckdev/parameters/sleeping   readers asleep right now
  *   /sys/module/stuckdev/parameters/woken      readers released so far
  *
@@ -23,12 +26,15 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/sched/signal.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
 #include <linux/wait.h>
 
 #define STUCKDEV_IOC_RELEASE _IO('S', 1)
+#define STUCKDEV_IOC_ARM _IO('S', 2)
 
 static DECLARE_WAIT_QUEUE_HEAD(stuck_wq);
-static atomic_t stuck_generation = ATOMIC_INIT(0);
+static bool stuck_open_gate;
 static atomic_t stuck_sleeping = ATOMIC_INIT(0);
 static atomic_t stuck_woken = ATOMIC_INIT(0);
 
@@ -51,22 +57,28 @@ MODULE_PARM_DESC(woken, "readers released so far");
 
 static void stuck_release_all(void)
 {
-	atomic_inc(&stuck_generation);
+	WRITE_ONCE(stuck_open_gate, true);
 	wake_up_all(&stuck_wq);
+}
+
+static void stuck_arm(void)
+{
+	WRITE_ONCE(stuck_open_gate, false);
 }
 
 static ssize_t stuck_read(struct file *file, char __user *buf, size_t len, loff_t *pos)
 {
-	int gen = atomic_read(&stuck_generation);
 	int ret = 0;
 
+	if (READ_ONCE(stuck_open_gate))
+		return 0;
 	if (file->f_flags & O_NONBLOCK)
 		return -EAGAIN;
 	atomic_inc(&stuck_sleeping);
 	if (READ_ONCE(killable))
-		ret = wait_event_killable(stuck_wq, atomic_read(&stuck_generation) != gen);
+		ret = wait_event_killable(stuck_wq, READ_ONCE(stuck_open_gate));
 	else
-		wait_event(stuck_wq, atomic_read(&stuck_generation) != gen);
+		wait_event(stuck_wq, READ_ONCE(stuck_open_gate));
 	atomic_dec(&stuck_sleeping);
 	if (ret)
 		return -EINTR;
@@ -76,16 +88,26 @@ static ssize_t stuck_read(struct file *file, char __user *buf, size_t len, loff_
 
 static ssize_t stuck_write(struct file *file, const char __user *buf, size_t len, loff_t *pos)
 {
-	stuck_release_all();
+	char word[4] = "";
+
+	if (len == 3 && copy_from_user(word, buf, 3) == 0 && memcmp(word, "arm", 3) == 0)
+		stuck_arm();
+	else
+		stuck_release_all();
 	return len;
 }
 
 static long stuck_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	if (cmd != STUCKDEV_IOC_RELEASE)
-		return -ENOTTY;
-	stuck_release_all();
-	return 0;
+	switch (cmd) {
+	case STUCKDEV_IOC_RELEASE:
+		stuck_release_all();
+		return 0;
+	case STUCKDEV_IOC_ARM:
+		stuck_arm();
+		return 0;
+	}
+	return -ENOTTY;
 }
 
 static const struct file_operations stuck_fops = {
