@@ -13,6 +13,9 @@
  * NOP timer round trip, a pipe READ that becomes ready). Once the reader is
  * released, the module's use count returns to its start (rmmod possible).
  *
+ * Fatal signals win: a process whose READ sleeps killably in a worker
+ * (stuckdev's `killable` parameter) is gone within 2 s of SIGKILL.
+ *
  * No shared pool: user A (uid 1000) with 1024 READs asleep in
  * /dev/pwring-stuck does not delay user B (uid 1001): B's READ of a regular
  * file, a pipe READ and a pty READ that become ready, and a NOP timer all
@@ -193,6 +196,60 @@ static void test_async_close(void)
 	expect_refcnt("async close, after the stuck READ is released", base);
 }
 
+/* uid 1000: a READ of /dev/pwring-stuck (killable sleep), then wait to be killed. */
+static void killable_child(void *arg)
+{
+	ioring_t ring;
+	sqe_t sqe;
+	int sfd;
+
+	(void)arg;
+	if (!drop_to(USER_A) || ioring_setup(&ring, NULL, 4, 4) == ERR) {
+		printf("# killable: dropping to uid 1000 or ring setup: %s\n", strerror(errno));
+		return;
+	}
+	sfd = xopen(STUCK_PATH, O_RDONLY, 0);
+	sqe_prep_read(&sqe, sfd, stuck_buf, sizeof(stuck_buf), IO_OFF_CUR, CLOCKS_NEVER,
+		      ptr_of(1));
+	push_sqe(&ring, &sqe);
+	if (ioring_enter(ring.id, 1, 0) != 1) {
+		printf("# killable: enter: %s\n", strerror(errno));
+		return;
+	}
+	recs->flag[0] = 1;
+	ioring_enter(ring.id, 0, 1);
+}
+
+static void test_killable(void)
+{
+	long long base = pwring_refcnt(), n;
+	uint64_t t0, took;
+	int status = 0;
+	pid_t pid;
+
+	if (write_str(STUCK_PARAMS "killable", "1") < 0)
+		tap_diag("cannot set killable: %s", strerror(errno));
+	stuck_arm();
+	recs_reset();
+	pid = spawn(killable_child, NULL);
+	wait_flag(0, 10000);
+	n = stuck_wait_sleeping(1, 5000);
+	if (n != 1)
+		tap_diag("%lld readers asleep", n);
+	t0 = now_ns();
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, WNOHANG) == 0 && now_ns() - t0 < 5000 * MS)
+		sleep_ns(MS);
+	took = now_ns() - t0;
+	tap_ok(n == 1 && took <= 2000 * MS,
+	       "killable sleep: uid %d SIGKILLed while its READ sleeps killably in a worker is "
+	       "gone within 2 s (%.0f ms)", USER_A, took / 1e6);
+	stuck_release();
+	wait_child(pid, 20000);
+	write_str(STUCK_PARAMS "killable", "0");
+	expect_refcnt("killable sleep, after release", base);
+}
+
 #define B_FILE "/tmp/pwring-userb"
 
 /* uid 1000: 1024 READs asleep in /dev/pwring-stuck until released. */
@@ -333,16 +390,18 @@ int main(void)
 	io_init();
 	recs_init();
 	base_refcnt = pwring_refcnt();
-	tap_plan(5 + 8);
+	tap_plan(5 + 2 + 8);
 	if (base_refcnt < 0 || !stuck_load(reason, sizeof(reason))) {
 		if (base_refcnt < 0)
 			snprintf(reason, sizeof(reason), "no %s", PWRING_REFCNT);
-		for (i = 0; i < 13; i++)
+		for (i = 0; i < 15; i++)
 			tap_skip(reason, "async_close case %d", i + 1);
 		return tap_done();
 	}
 	section("async close", 60);
 	test_async_close();
+	section("killable sleep", 60);
+	test_killable();
 	section("no shared pool", 150);
 	test_no_shared_pool();
 	section("unloading stuckdev", 30);

@@ -45,6 +45,18 @@ struct shared_recs {
 };
 
 static struct shared_recs *recs;
+static int rec_mine = -1;	/* this process's last slot (for rec_diag) */
+
+/* A slot of its own for this result (children may record concurrently); NULL when full. */
+HELPER struct rec *rec_slot(void)
+{
+	int i = __atomic_fetch_add(&recs->n, 1, __ATOMIC_ACQ_REL);
+
+	if (i >= REC_MAX)
+		return NULL;
+	rec_mine = i;
+	return &recs->r[i];
+}
 
 HELPER void recs_init(void)
 {
@@ -56,23 +68,23 @@ HELPER void recs_init(void)
 HELPER void recs_reset(void)
 {
 	memset(recs, 0, sizeof(*recs));
+	rec_mine = -1;
 }
 
 /* In a child: one result line, printed later by the parent. Returns ok. */
 __attribute__((format(printf, 2, 3)))
 HELPER int rec_ok(int ok, const char *fmt, ...)
 {
-	struct rec *r;
+	struct rec *r = rec_slot();
 	va_list ap;
 
-	if (recs->n >= REC_MAX)
+	tap_last = !!ok;
+	if (!r)
 		return ok;
-	r = &recs->r[recs->n];
 	r->ok = !!ok;
 	va_start(ap, fmt);
 	vsnprintf(r->desc, sizeof(r->desc), fmt, ap);
 	va_end(ap);
-	__atomic_store_n(&recs->n, recs->n + 1, __ATOMIC_RELEASE);
 	tap_last = !!ok;	/* TAP_LAST works in children too */
 	return ok;
 }
@@ -89,29 +101,27 @@ HELPER void rec_diag(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (recs->n == 0)
+	if (rec_mine < 0)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(recs->r[recs->n - 1].diag, sizeof(recs->r[0].diag), fmt, ap);
+	vsnprintf(recs->r[rec_mine].diag, sizeof(recs->r[0].diag), fmt, ap);
 	va_end(ap);
 }
 
 __attribute__((format(printf, 2, 3)))
 HELPER void rec_skip(const char *reason, const char *fmt, ...)
 {
-	struct rec *r;
+	struct rec *r = rec_slot();
 	va_list ap;
 
-	if (recs->n >= REC_MAX)
+	if (!r)
 		return;
-	r = &recs->r[recs->n];
 	r->ok = 1;
 	r->skip = 1;
 	va_start(ap, fmt);
 	vsnprintf(r->desc, sizeof(r->desc), fmt, ap);
 	va_end(ap);
 	snprintf(r->diag, sizeof(r->diag), "%s", reason);
-	__atomic_store_n(&recs->n, recs->n + 1, __ATOMIC_RELEASE);
 }
 
 /*
