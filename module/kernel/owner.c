@@ -44,12 +44,17 @@
 #include "../core/pwring_core.h"
 #include "../../uapi/pwring.h"
 
-/* A worker with nothing to do for this long retires, unless it is the last idle one. */
+/*
+ * A worker with nothing to do for this long retires, unless it is the last
+ * idle one. As with io-wq, a process has a thread per blocked request: its
+ * own, charged to it and bounded by its RLIMIT_NPROC (and max_workers).
+ */
 #define PWRING_WORKER_IDLE	(10 * HZ)
 
-static unsigned int max_workers = 64;
+static unsigned int max_workers = 4096;
 module_param(max_workers, uint, 0644);
-MODULE_PARM_DESC(max_workers, "Workers one open file may have (threads lent by the process)");
+MODULE_PARM_DESC(max_workers,
+		 "Workers one open file may have (threads of its process; RLIMIT_NPROC bounds them too)");
 
 struct pwring_owner {
 	struct kref ref;
