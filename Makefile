@@ -54,11 +54,12 @@ deb:
 dkms-check:
 	@$(TOP)/scripts/dkms-check
 
+DKMS_SRC := /usr/src/pwring-$(PWRING_VERSION)
 dkms-install:
-	rm -rf /usr/src/pwring-$(PWRING_VERSION)
-	mkdir -p /usr/src/pwring-$(PWRING_VERSION)/module
-	cp -r Kbuild dkms.conf uapi /usr/src/pwring-$(PWRING_VERSION)/
-	cp -r module/core module/kernel /usr/src/pwring-$(PWRING_VERSION)/module/
+	-dkms remove pwring/$(PWRING_VERSION) --all 2>/dev/null
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)/module
+	cp -r $(TOP)/Kbuild $(TOP)/dkms.conf $(TOP)/uapi $(DKMS_SRC)/
+	cp -r $(TOP)/module/core $(TOP)/module/kernel $(DKMS_SRC)/module/
 	dkms install pwring/$(PWRING_VERSION)
 
 # The host-only packaging checks: man pages, DKMS, Debian packages, lint.
