@@ -18,7 +18,7 @@ KDIRS    ?= $(sort $(wildcard /usr/src/linux-headers-*-cloud-amd64))
 KVERS     = $(patsubst /usr/src/linux-headers-%,%,$(KDIRS))
 
 .PHONY: all deps module lib selftests examples host-tests check demo vm-run \
-	install clean debug-kernel bench
+	install clean debug-kernel bench lint pkg-check deb dkms-check dkms-install
 all: module lib selftests examples stuckdev
 
 # Missing Debian packages install themselves the first time they are needed.
@@ -31,6 +31,7 @@ include $(TOP)/selftests/build.mk
 include $(TOP)/tests/host/build.mk
 include $(TOP)/tests/stuckdev/build.mk
 include $(TOP)/bench/build.mk
+include $(TOP)/man/build.mk
 
 debug-kernel: deps
 	@$(TOP)/scripts/debug-kernel
@@ -40,6 +41,31 @@ check: all
 
 demo: all bench-bin
 	@$(TOP)/scripts/demo
+
+# Kernel-style static analysis of the C glue and the ABI header: W=1, sparse, checkpatch.
+lint:
+	@$(TOP)/scripts/lint
+
+# Packaging (docs/packaging.md). deb: build/deb/*.deb. dkms-check: dkms
+# build and install for every kernel with headers, in a scratch DKMS tree.
+# dkms-install: the real thing, as root, into /usr/src and /lib/modules.
+deb:
+	@$(TOP)/scripts/deb
+
+dkms-check:
+	@$(TOP)/scripts/dkms-check
+
+DKMS_SRC := /usr/src/pwring-$(PWRING_VERSION)
+dkms-install:
+	-dkms remove pwring/$(PWRING_VERSION) --all 2>/dev/null
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)/module
+	cp -r $(TOP)/Kbuild $(TOP)/dkms.conf $(TOP)/uapi $(DKMS_SRC)/
+	cp -r $(TOP)/module/core $(TOP)/module/kernel $(DKMS_SRC)/module/
+	dkms install pwring/$(PWRING_VERSION)
+
+# The host-only packaging checks: man pages, DKMS, Debian packages, lint.
+pkg-check:
+	@$(TOP)/scripts/pkg-check
 
 clean:
 	rm -rf $(BUILD)

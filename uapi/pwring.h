@@ -126,6 +126,7 @@ struct pwring_setup_args {
 	__u64 sentries;
 	__u64 centries;
 };
+
 #define PWRING_SETUP_ARGS_SIZE_VER0	40u
 
 struct pwring_enter_args {
@@ -135,6 +136,7 @@ struct pwring_enter_args {
 	__u64 amount;
 	__u64 wait;
 };
+
 #define PWRING_ENTER_ARGS_SIZE_VER0	32u
 
 struct pwring_teardown_args {
@@ -142,6 +144,7 @@ struct pwring_teardown_args {
 	__u32 flags;		/* must be 0 */
 	__u64 id;
 };
+
 #define PWRING_TEARDOWN_ARGS_SIZE_VER0	16u
 
 /*
@@ -184,9 +187,12 @@ struct pwring_teardown_args {
 #ifndef PWRING_HAVE_TYPES
 #include <linux/ioctl.h>
 /* Return: ring id / SQEs consumed / 0, or -1 with errno. */
-#define PWRING_IOC_SETUP	_IOWR(PWRING_IOC_MAGIC, PWRING_IOC_NR_SETUP, struct pwring_setup_args)
-#define PWRING_IOC_ENTER	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_ENTER, struct pwring_enter_args)
-#define PWRING_IOC_TEARDOWN	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_TEARDOWN, struct pwring_teardown_args)
+#define PWRING_IOC_SETUP \
+	_IOWR(PWRING_IOC_MAGIC, PWRING_IOC_NR_SETUP, struct pwring_setup_args)
+#define PWRING_IOC_ENTER \
+	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_ENTER, struct pwring_enter_args)
+#define PWRING_IOC_TEARDOWN \
+	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_TEARDOWN, struct pwring_teardown_args)
 /* The argument is the packed value itself (see PWRING_ENTER_*), not a pointer. */
 #define PWRING_IOC_ENTER_PACKED	_IO(PWRING_IOC_MAGIC, PWRING_IOC_NR_ENTER_PACKED)
 /* Return: a worker handle; on the handle, PWRING_WORK_RETIRE or _SPAWN. */
@@ -244,7 +250,8 @@ PWRING_STATIC_ASSERT(sizeof(struct pwring_enter_args) == PWRING_ENTER_ARGS_SIZE_
 PWRING_OFFSET_CHECK(struct pwring_enter_args, id, 8);
 PWRING_OFFSET_CHECK(struct pwring_enter_args, amount, 16);
 PWRING_OFFSET_CHECK(struct pwring_enter_args, wait, 24);
-PWRING_STATIC_ASSERT(sizeof(struct pwring_teardown_args) == PWRING_TEARDOWN_ARGS_SIZE_VER0, "teardown args");
+PWRING_STATIC_ASSERT(sizeof(struct pwring_teardown_args) == PWRING_TEARDOWN_ARGS_SIZE_VER0,
+		     "teardown args");
 PWRING_OFFSET_CHECK(struct pwring_teardown_args, id, 8);
 
 /* The packed ENTER: fields do not overlap, and the maxima cover every ring. */
@@ -255,6 +262,7 @@ PWRING_STATIC_ASSERT((PWRING_ENTER_ID_MASK >> PWRING_ENTER_AMOUNT_SHIFT) == 0 &&
 PWRING_STATIC_ASSERT(PWRING_ENTER_WAIT_SHIFT + 32 == 64, "packed wait is the top 32 bits");
 PWRING_STATIC_ASSERT((__u64)PWRING_MAX_PAGES * 4096 / sizeof(struct pwring_sqe) <
 		     PWRING_ENTER_AMOUNT_MAX, "packed amount covers the largest SQ");
-PWRING_STATIC_ASSERT(PWRING_MAX_CENTRIES < PWRING_ENTER_WAIT_MAX, "packed wait covers the largest CQ");
+PWRING_STATIC_ASSERT(PWRING_MAX_CENTRIES < PWRING_ENTER_WAIT_MAX,
+		     "packed wait covers the largest CQ");
 
 #endif /* _UAPI_PWRING_H */

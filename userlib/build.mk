@@ -3,10 +3,12 @@
 #
 #   make lib        $(BUILD)/lib/libpwring.{a,so,so.0}, $(BUILD)/lib/pkgconfig/libpwring.pc
 #   make examples   $(BUILD)/examples/* (static binaries)
-#   make install    DESTDIR, PREFIX (default /usr/local): lib/, include/sys/ioring.h,
-#                   include/linux/pwring.h, lib/pkgconfig/libpwring.pc
+#   make install    DESTDIR, PREFIX (default /usr/local), LIBDIR (default PREFIX/lib):
+#                   LIBDIR/, include/sys/ioring.h, include/linux/pwring.h,
+#                   LIBDIR/pkgconfig/libpwring.pc
 
 PREFIX          ?= /usr/local
+LIBDIR          ?= $(PREFIX)/lib
 PWRING_VERSION  := 0.1.0
 PWRING_SOMAJOR  := 0
 
@@ -79,7 +81,8 @@ $(UL_LIB_SO): $(UL_LIB_SO_MAJOR)
 # writes its own copy for the PREFIX it is given.
 $(UL_PC): $(UL_DIR)/libpwring.pc.in
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(PWRING_VERSION)|g' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@VERSION@|$(PWRING_VERSION)|g' $< > $@
 
 $(UL_OBJ)/hdrcheck/%.stamp: $(UL_DIR)/src/header-check.c $(UL_DIR)/include/sys/ioring.h \
 			    $(UL_ABI_HDR) | $(UL_DEPS_STAMP)
@@ -93,15 +96,15 @@ $(BUILD)/examples/%: $(UL_DIR)/examples/%.c $(UL_LIB_A) | $(UL_DEPS_STAMP)
 	$(CC) $(UL_CFLAGS) -MF $(UL_OBJ)/examples/$*.d -static -o $@ $< $(UL_LIB_A) -pthread $(LDFLAGS)
 
 userlib-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/sys \
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include/sys \
 		$(DESTDIR)$(PREFIX)/include/linux
-	install -m 644 $(UL_LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(UL_LIB_SO_REAL) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf $(notdir $(UL_LIB_SO_REAL)) $(DESTDIR)$(PREFIX)/lib/$(notdir $(UL_LIB_SO_MAJOR))
-	ln -sf $(notdir $(UL_LIB_SO_MAJOR)) $(DESTDIR)$(PREFIX)/lib/$(notdir $(UL_LIB_SO))
+	install -m 644 $(UL_LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(UL_LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(UL_LIB_SO_REAL)) $(DESTDIR)$(LIBDIR)/$(notdir $(UL_LIB_SO_MAJOR))
+	ln -sf $(notdir $(UL_LIB_SO_MAJOR)) $(DESTDIR)$(LIBDIR)/$(notdir $(UL_LIB_SO))
 	install -m 644 $(UL_DIR)/include/sys/ioring.h $(DESTDIR)$(PREFIX)/include/sys/
 	install -m 644 $(TOP)/uapi/pwring.h $(DESTDIR)$(PREFIX)/include/linux/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(PWRING_VERSION)|g' \
-		$(UL_DIR)/libpwring.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libpwring.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@VERSION@|$(PWRING_VERSION)|g' $(UL_DIR)/libpwring.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libpwring.pc
 
 -include $(UL_LIB_OBJS:.o=.d) $(patsubst $(BUILD)/examples/%,$(UL_OBJ)/examples/%.d,$(UL_EXAMPLES))

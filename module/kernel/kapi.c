@@ -24,7 +24,7 @@ void kapi_free(void *p)
 }
 
 struct kapi_lock {
-	spinlock_t lock;
+	spinlock_t lock;	/* a ring's completion lock, taken with irqsave */
 };
 
 struct kapi_lock *kapi_lock_create(void)
@@ -41,7 +41,9 @@ void kapi_lock_destroy(struct kapi_lock *l)
 	kfree(l);
 }
 
+/* The core pairs these two around its critical sections (IrqLockGuard). */
 unsigned long kapi_lock_irqsave(struct kapi_lock *l)
+	__acquires(&l->lock)
 {
 	unsigned long flags;
 
@@ -50,6 +52,7 @@ unsigned long kapi_lock_irqsave(struct kapi_lock *l)
 }
 
 void kapi_unlock_irqrestore(struct kapi_lock *l, unsigned long flags)
+	__releases(&l->lock)
 {
 	spin_unlock_irqrestore(&l->lock, flags);
 }
@@ -104,6 +107,7 @@ int kapi_copy_to_user(unsigned long uaddr, const void *src, unsigned long n)
 
 void kapi_mb(void)
 {
+	/* The core has no kernel headers: its full barrier (see its callers). */
 	smp_mb();
 }
 
