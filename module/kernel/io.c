@@ -657,6 +657,7 @@ static int kapi_poll_wake(struct wait_queue_entry *wait, unsigned int mode, int 
 		 * may be touched after this store.
 		 */
 		list_del_init(&wait->entry);
+		/* Pairs with the acquire in kapi_poll_disarm(): the removal is seen first. */
 		smp_store_release(&pe->head, NULL);
 	}
 	return 1;
@@ -699,6 +700,7 @@ void kapi_poll_disarm(struct kapi_io *io)
 	rcu_read_lock();
 	for (i = 0; i < io->poll_nr; i++) {
 		struct kapi_poll_entry *pe = &io->poll[i];
+		/* Pairs with POLLFREE's release in kapi_poll_wake(). */
 		wait_queue_head_t *head = smp_load_acquire(&pe->head);
 
 		if (head) {

@@ -66,7 +66,7 @@ struct pwring_owner {
 	struct mutex state_lock;
 	bool shut;
 
-	spinlock_t lock;
+	spinlock_t lock;		/* the queue, the counts, dead; taken from any context */
 	struct list_head queue;		/* kapi_io items waiting for a worker */
 	wait_queue_head_t idle_wq;	/* idle workers, woken one at a time */
 	unsigned int workers;		/* threads inside PWRING_IOC_WORK */
@@ -259,8 +259,8 @@ void kapi_work_run(struct kapi_ios *ios)
 
 /*
  * Waits for an item, exclusively (one wakeup, one worker), with ow->lock
- * held around it. False when the worker should retire: idle for a while
- * while another worker is idle too.
+ * held around it. False when the worker should retire: it was idle for a
+ * while, and another worker is idle too.
  */
 static bool pwring_worker_wait(struct pwring_owner *ow)
 {
@@ -466,7 +466,7 @@ int pwring_owner_claim(struct pwring_owner *ow)
 void pwring_owner_release(struct pwring_owner *ow)
 {
 	pwring_owner_shutdown(ow);
-	/* The notifier holds the mm (not its pages) until it is freed, after an SRCU grace period. */
+	/* The notifier holds the mm (not its pages) until freed, after an SRCU grace period. */
 	if (ow->mm)
 		mmu_notifier_put(&ow->mn);
 	pwring_owner_put(ow);
