@@ -87,6 +87,7 @@ struct Irp {
 	bool timer_armed;	/* written by the dispatcher before the op is issued */
 	bool timer_won;		/* completed by our own timer's callback */
 	bool finish_in_task;	/* an op frame must not run in interrupt context */
+	bool skipped;		/* a member of a broken chain, never issued: ECANCELED */
 	Atomic<u8> issuing;	/* 1 while the dispatcher issues, 2: completed meanwhile */
 	Atomic<u8> finish_queued; /* the work item is to finish the packet */
 	Atomic<u8> on_ready;	/* on the ring's ready list; outlives a reuse */
@@ -104,6 +105,7 @@ struct Irp {
 		timer_armed = false;
 		timer_won = false;
 		finish_in_task = false;
+		skipped = false;
 		issuing.store_relaxed(0);
 		finish_queued.store_relaxed(0);
 		slot.store_relaxed(kIdle);

@@ -438,6 +438,15 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 		defer(irp);
 		return nullptr;
 	}
+	/*
+	 * Interrupt context completes one request, no more: there a successor
+	 * is dispatched only if that just starts its timer; one that would
+	 * complete at once waits for task context.
+	 */
+	if (ctx == Ctx::Async && PW_UNLIKELY(!starts_a_timer(irp, op)) && kapi_in_atomic()) {
+		defer(irp);
+		return nullptr;
+	}
 	/* Most SQEs load nothing: one test instead of five. */
 	if ((irp.sqe.flags & kLoadSpecs) != kLoadSpecs)
 		load_registers(irp);
@@ -465,6 +474,13 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 		return nullptr;
 	irp.issuing.store_relaxed(0);
 	return finish(irp, ctx);
+}
+
+/* A NOP with a finite timeout: dispatching it only starts its hrtimer. */
+bool Ring::starts_a_timer(const Irp &irp, const OpDef *op) const
+{
+	return op && op->timeout_only && irp.sqe.timeout != 0 &&
+	       !(irp.sqe.flags & PWRING_FLAGS_RESERVED) && !dying_.load_relaxed();
 }
 
 /* Fills CQ position `pos`; the user sees it once published. */
@@ -519,14 +535,16 @@ Irp *Ring::finish(Irp &irp, Ctx ctx)
 		 * returns or waits. Nobody else can be waiting on this ring
 		 * meanwhile.
 		 */
-		Irp *next = retire(irp, true);
+		Irp *next = retire(irp, true, false);
 		/* A successor is dispatched only after its predecessor's CQE is out. */
 		if (next)
 			flush_batch();
 		return next;
 	}
+	/* Sampled before the lock, which disables interrupts itself. */
+	const bool in_irq = kapi_in_atomic();
 	IrqLockGuard g(cq_lock_);
-	Irp *next = retire(irp, false);
+	Irp *next = retire(irp, false, in_irq);
 	kapi_wake(waitq_);
 	if (PW_UNLIKELY(reap_))
 		reap_if_idle();
@@ -541,19 +559,30 @@ Irp *Ring::finish(Irp &irp, Ctx ctx)
  * may be reused the moment it is back: what the CQE needs is copied first.
  * Returns the successor to dispatch.
  */
-Irp *Ring::retire(Irp &irp, bool in_enter)
+Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 {
 	const u32 op = irp.sqe.op, flags = irp.sqe.flags;
 	const u64 data = irp.sqe.data, result = irp.result;
 	const s32 e = irp.err;
 	const u32 save = reg_spec(flags, PWRING_SAVE);
-	const bool broken = e != 0 && !(flags & PWRING_HARDLINK);
+	/* A skipped member never ran: it saves nothing and ends its chain. */
+	const bool skipped = irp.skipped;
+	const bool broken = (e != 0 && !(flags & PWRING_HARDLINK)) || skipped;
 	Irp *next = irp.chain_next;
 
-	if (save != PWRING_REG_NONE)
+	if (save != PWRING_REG_NONE && !skipped)
 		shared_store_release(&ctrl_->regs[save], result);
 	pool_.free(&irp, in_enter);
 	post(in_enter, op, data, e, result);
+	/* Interrupt context posts one CQE: the rest of a broken chain is task context's. */
+	if (PW_UNLIKELY(broken && next && in_irq)) {
+		next->skipped = true;
+		next->err = err::ECANCELED;
+		next->result = 0;
+		next->finish_queued.store_release(1);
+		poll_woken(*next, false);
+		return nullptr;
+	}
 	while (broken && next) {
 		Irp *skipped = next;
 		const u32 sop = skipped->sqe.op;

@@ -82,6 +82,7 @@ private:
 	enum class Ctx : u8 { Task, Async };
 	void run(Irp *irp, Ctx ctx);
 	Irp *dispatch(Irp &irp, Ctx ctx);
+	bool starts_a_timer(const Irp &irp, const struct OpDef *op) const;
 	void defer(Irp &irp);
 	/* Dispatches the deferred successors; false when there were none. */
 	bool drain_deferred()
@@ -102,7 +103,7 @@ private:
 	void load_registers(Irp &irp) const;
 	Irp *finish(Irp &irp, Ctx ctx);
 	/* Inlined into finish(): specialised for each context, one call less per request. */
-	[[gnu::always_inline]] inline Irp *retire(Irp &irp, bool in_enter);
+	[[gnu::always_inline]] inline Irp *retire(Irp &irp, bool in_enter, bool in_irq);
 	void post(bool batched, u32 op, u64 data, s32 err, u64 result);
 	void write_cqe(u32 pos, u32 op, u64 data, s32 err, u64 result);
 	void publish(u32 tail);
