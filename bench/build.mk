@@ -28,6 +28,6 @@ $(BENCH_DEPS_STAMP):
 $(BENCH_BIN): $(BENCH_DIR)/pwring-bench.c $(UL_LIB_A) $(UL_ABI_HDR) | $(BENCH_DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -MF $(BENCH_OUT)/pwring-bench.d -static -o $@ $< \
-		$(UL_LIB_A) -luring -lpthread -lm $(LDFLAGS)
+		$(UL_LIB_A) -luring -laio -lpthread -lm $(LDFLAGS)
 
 -include $(BENCH_OUT)/pwring-bench.d
