@@ -2511,7 +2511,7 @@ int main(int argc, char **argv)
 	opt.dchain_bytes = (opt.quick ? 4u : 32u) << 20;
 	opt.cold_file = (opt.quick ? 32u : 128u) << 20;
 	opt.cold_ops = opt.quick ? 256 : 2048;
-	opt.tcp_reqs = opt.quick ? 2000 : 20000;
+	opt.tcp_reqs = opt.quick ? 2000 : 10000;
 	clk_tck = sysconf(_SC_CLK_TCK);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
