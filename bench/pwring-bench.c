@@ -1347,6 +1347,20 @@ static void prep_cold(const struct bench *b)
 		fprintf(stderr, "pwring-bench: warning: drop_caches: %s (not root?)\n", strerror(errno));
 	if (fd >= 0)
 		close(fd);
+	/* Check: how much of the file is still resident (mincore on a mapping). */
+	size_t len = bcold_pages * READ_SIZE, resident = 0;
+	void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, bcold_fd, 0);
+	unsigned char *vec = malloc(bcold_pages);
+
+	if (map != MAP_FAILED && vec && !mincore(map, len, vec))
+		for (size_t i = 0; i < bcold_pages; i++)
+			resident += vec[i] & 1;
+	if (map != MAP_FAILED)
+		munmap(map, len);
+	free(vec);
+	if (resident * 100 > bcold_pages)
+		fprintf(stderr, "pwring-bench: warning: %zu of %zu pages of the cold file still cached\n",
+			resident, bcold_pages);
 }
 
 /*
