@@ -983,7 +983,11 @@ static struct dev {
 	uint64_t *offs;		/* NOFF random DIO_SIZE-aligned offsets below size */
 } devs[NDEV] = {{"nullb", -1, 0, NULL}, {"nvme", -1, 0, NULL}};
 
-static uint8_t *dbufs;		/* DIO_QD_MAX x DIO_SIZE, or DPAIRS x DCHUNK: page aligned */
+/* The direct rows' DIO_QD_MAX slots, or chain_rw_*'s DPAIRS buffers: page aligned. */
+#define DBUFS_BYTES                                                                              \
+	((size_t)DIO_QD_MAX * DIO_SIZE > (size_t)DPAIRS * DCHUNK ? (size_t)DIO_QD_MAX * DIO_SIZE   \
+								  : (size_t)DPAIRS * DCHUNK)
+static uint8_t *dbufs;
 static io_context_t aio_ctx;	/* libaio, 256 events */
 static int bcold_fd = -1;	/* the ext4 file, buffered */
 static uint64_t *bcold_perm;	/* its pages in random order */
@@ -1065,9 +1069,9 @@ static void open_storage(void)
 		open_dev(D_NVME, opt.nvme);
 	if (opt.ext4_dir)
 		make_cold_file(opt.ext4_dir);
-	if (posix_memalign((void **)&dbufs, PAGE, (size_t)DPAIRS * DCHUNK))
+	if (posix_memalign((void **)&dbufs, PAGE, DBUFS_BYTES))
 		die("posix_memalign: out of memory");
-	memset(dbufs, 0x5a, (size_t)DPAIRS * DCHUNK);
+	memset(dbufs, 0x5a, DBUFS_BYTES);
 	int e = io_setup((int)RING_ENTRIES, &aio_ctx);
 
 	if (e < 0)
@@ -2099,8 +2103,10 @@ static bool selected(const struct bench *b)
 		return false;	/* its device was not given */
 	if (b->run == run_bcold && bcold_fd < 0)
 		return false;
+	if (b->storage != opt.storage)
+		return false;	/* --storage runs storage rows only, and only then */
 	if (!opt.only)
-		return b->storage == opt.storage;
+		return true;
 	snprintf(list, sizeof(list), "%s", opt.only);
 	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
 		if (token_selects(t, b))
