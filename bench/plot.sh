@@ -51,9 +51,13 @@ read -r ylo yhi < <(awk -F'\t' '{ for (i = 3; i <= NF; i++) if ($i != "?" && $i 
 # Tick labels 1/4, 1/2, 1, 2, 4... across the range.
 ytics=$(awk -v lo="$ylo" -v hi="$yhi" 'BEGIN {
 	for (v = lo; v <= hi * 1.001; v *= 2) {
-		l = v >= 1 ? sprintf("%g", v) : sprintf("1/%g", 1 / v)
+		# v is a power of two read back from %g: print the exact integer.
+		l = v >= 1 ? sprintf("%d", int(v + 0.5)) : sprintf("1/%d", int(1 / v + 0.5))
 		printf "%s\"%s\" %g", (n++ ? ", " : ""), l, v
 	} }')
+
+# Room under the axis for the longest workload name, drawn at -40 degrees.
+bmargin=$(awk -F'\t' '{ if (length($2) > m) m = length($2) } END { m = int(m * 0.55) + 2; print m < 8 ? 8 : m }' "$dat")
 
 # Bars of kernel k (column k+2) sit at x = index + offset(k), from 1 to the ratio.
 w=$(awk -v n="$nk" 'BEGIN { printf "%g", 0.8 / n }')
@@ -85,6 +89,6 @@ set xrange [-0.6:$nw - 0.4]
 set xtics rotate by -40 scale 0 noenhanced
 set key top left noenhanced
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 lc rgb 'black' front
-set bmargin 8
+set bmargin $bmargin
 plot $plots
 GP

@@ -11,7 +11,12 @@
  *   timer{100us,1ms}_p{50,99}  lateness of a timeout
  *   chain_rw            file -> pipe copy, each WRITE sends what its READ got
  *   setup_teardown      ring setup + teardown (256/256)
- * plus the pages a 256/256 ring maps.
+ * plus the pages a 256/256 ring maps. With --storage, instead (the third
+ * column is then the best conventional way: libaio, pread(2) or epoll):
+ *   direct_rand{read,write}4k_qd{1,32,128}_{nullb,nvme}  O_DIRECT on a block device
+ *   chain_rw_{nullb,nvme}   device -> device copy, READ's count into the WRITE
+ *   buffered_randread4k_cold_qd32   cold page cache, a file on ext4
+ *   tcp_echo_c64{,_p99}     64 loopback connections served by one thread
  *
  * Method: each workload warms up (and calibrates the iteration count of
  * throughput runs to --budget-ms) once per method, then runs --reps
@@ -44,8 +49,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libaio.h>
 #include <liburing.h>
+#include <linux/fs.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/ioring.h>
+#include <sys/socket.h>
 
 #ifndef TMPFS_MAGIC
 #define TMPFS_MAGIC 0x01021994
@@ -66,12 +77,15 @@ static const char *const meth_name[NMETH] = {"pwring", "io_uring", "syscalls"};
 /* ---- options ------------------------------------------------------------------ */
 
 static struct {
-	bool quick, machine, verbose;
+	bool quick, machine, verbose, storage;
 	int reps;
 	double budget_ms;
 	const char *csv, *detail, *only, *dir, *label;
+	const char *nullb, *nvme, *ext4_dir;
 	long pp_samples, t100_samples, t1ms_samples;
 	size_t read_file, chain_bytes;
+	size_t dev_region, dchain_bytes, cold_file;
+	long cold_ops, tcp_reqs;
 } opt;
 
 static void usage(FILE *f)
@@ -90,6 +104,13 @@ static void usage(FILE *f)
 		"  --detail FILE    write every repetition of every method (CSV)\n"
 		"  --dir DIR        where the test file lives (default $TMPDIR or /tmp; use tmpfs)\n"
 		"  --label NAME     kernel column of the CSV (default: major.minor of uname -r)\n"
+		"  --storage        the storage and server rows instead of the default ones\n"
+		"                   (direct I/O, device copy, cold buffered reads, TCP echo)\n"
+		"  --nullb DEV      block device of the *_nullb rows (null_blk), O_DIRECT\n"
+		"  --nvme DEV       block device of the *_nvme rows, O_DIRECT; both are written\n"
+		"                   to (the first 256 MiB, and chain_rw_* a region at 512 MiB)\n"
+		"  --ext4-dir DIR   where buffered_randread4k_cold_qd32 puts its file (ext4\n"
+		"                   on a real device; the run drops the page cache: root)\n"
 		"  --machine        also print @@BENCH lines for scripts/bench\n"
 		"  -v, --verbose    progress on stderr\n"
 		"  -h, --help       this text\n");
@@ -255,7 +276,10 @@ struct row {
 
 enum {
 	R_NOP1, R_NOP8, R_NOP32, R_NOP128, R_RD1, R_RD32, R_PP50, R_PP99, R_T100_50, R_T100_99,
-	R_T1M_50, R_T1M_99, R_CHAIN, R_SETUP, NROWS
+	R_T1M_50, R_T1M_99, R_CHAIN, R_SETUP,
+	/* --storage: per device (nullb, nvme) the same four direct rows, then the rest */
+	R_D_NB, R_D_NB_END = R_D_NB + 3, R_D_NV, R_D_NV_END = R_D_NV + 3,
+	R_DCH_NB, R_DCH_NV, R_BCOLD, R_TCP, R_TCP99, NROWS
 };
 
 #define ALL3 {true, true, true}
@@ -275,6 +299,19 @@ static struct row rows[NROWS] = {
 	[R_T1M_99] = {"timer1ms_p99", "late_us", LOWER, ALL3},
 	[R_CHAIN] = {"chain_rw", "MiB/s", HIGHER, ALL3},
 	[R_SETUP] = {"setup_teardown", "rings/s", HIGHER, NOSYS},
+	[R_D_NB + 0] = {"direct_randread4k_qd1_nullb", "ops/s", HIGHER, ALL3},
+	[R_D_NB + 1] = {"direct_randread4k_qd32_nullb", "ops/s", HIGHER, ALL3},
+	[R_D_NB + 2] = {"direct_randread4k_qd128_nullb", "ops/s", HIGHER, ALL3},
+	[R_D_NB + 3] = {"direct_randwrite4k_qd32_nullb", "ops/s", HIGHER, ALL3},
+	[R_D_NV + 0] = {"direct_randread4k_qd1_nvme", "ops/s", HIGHER, ALL3},
+	[R_D_NV + 1] = {"direct_randread4k_qd32_nvme", "ops/s", HIGHER, ALL3},
+	[R_D_NV + 2] = {"direct_randread4k_qd128_nvme", "ops/s", HIGHER, ALL3},
+	[R_D_NV + 3] = {"direct_randwrite4k_qd32_nvme", "ops/s", HIGHER, ALL3},
+	[R_DCH_NB] = {"chain_rw_nullb", "MiB/s", HIGHER, ALL3},
+	[R_DCH_NV] = {"chain_rw_nvme", "MiB/s", HIGHER, ALL3},
+	[R_BCOLD] = {"buffered_randread4k_cold_qd32", "ops/s", HIGHER, ALL3},
+	[R_TCP] = {"tcp_echo_c64", "req/s", HIGHER, ALL3},
+	[R_TCP99] = {"tcp_echo_c64_p99", "rtt_us", LOWER, ALL3},
 };
 
 /* What the syscalls column measures, per row. */
@@ -286,6 +323,14 @@ static const char *const sys_what[NROWS] = {
 	[R_T100_50] = "clock_nanosleep(2)", [R_T100_99] = "clock_nanosleep(2)",
 	[R_T1M_50] = "clock_nanosleep(2)", [R_T1M_99] = "clock_nanosleep(2)",
 	[R_CHAIN] = "pread(2)+write(2)",
+	[R_D_NB + 0] = "libaio io_submit/io_getevents", [R_D_NB + 1] = "libaio io_submit/io_getevents",
+	[R_D_NB + 2] = "libaio io_submit/io_getevents", [R_D_NB + 3] = "libaio io_submit/io_getevents",
+	[R_D_NV + 0] = "libaio io_submit/io_getevents", [R_D_NV + 1] = "libaio io_submit/io_getevents",
+	[R_D_NV + 2] = "libaio io_submit/io_getevents", [R_D_NV + 3] = "libaio io_submit/io_getevents",
+	[R_DCH_NB] = "libaio: READs, io_getevents, then WRITEs of their counts",
+	[R_DCH_NV] = "libaio: READs, io_getevents, then WRITEs of their counts",
+	[R_BCOLD] = "pread(2), one at a time",
+	[R_TCP] = "epoll_wait(2) + read(2)/write(2)", [R_TCP99] = "epoll_wait(2) + read(2)/write(2)",
 };
 
 /* ---- workload runners: 0 or -1; out[] gets one value per row of the bench ---------- */
@@ -300,6 +345,11 @@ struct bench {
 	long arg;
 	run_fn run;
 	long iters[NMETH];
+	/* --storage rows */
+	bool storage;
+	int dev;		/* D_NULLB, D_NVME, or -1 */
+	bool write;		/* direct rows: WRITE instead of READ */
+	void (*prep)(const struct bench *b);	/* before each run, untimed, uncounted */
 };
 
 static double secs(uint64_t t0, uint64_t t1)
@@ -913,18 +963,803 @@ static int run_setup(const struct bench *b, int m, long iters, double *out, long
 	return 0;
 }
 
+/* ---- --storage: block devices, a cold file on ext4, a TCP server ------------------------ */
+
+#define DIO_SIZE 4096u		/* direct rows: bytes per request */
+#define DIO_QD_MAX 128u
+#define DCHUNK (64u * 1024u)	/* chain_rw_*: bytes per READ/WRITE pair */
+#define DPAIRS 4u		/* chain_rw_*: independent pairs in flight (one register each) */
+#define DCH_DST (512ull << 20)	/* chain_rw_*: the copy goes to this offset */
+#define TCP_CONNS 64
+#define TCP_MSG 64		/* tcp_echo: request size */
+#define TCP_BUF 512
+
+enum { D_NULLB, D_NVME, NDEV };
+
+static struct dev {
+	const char *name;	/* row suffix */
+	int fd;			/* O_DIRECT, read-write; -1 if not given */
+	uint64_t size;		/* bytes used: the first opt.dev_region */
+	uint64_t *offs;		/* NOFF random DIO_SIZE-aligned offsets below size */
+} devs[NDEV] = {{"nullb", -1, 0, NULL}, {"nvme", -1, 0, NULL}};
+
+/* The direct rows' DIO_QD_MAX slots, or chain_rw_*'s DPAIRS buffers: page aligned. */
+#define DBUFS_BYTES                                                                              \
+	((size_t)DIO_QD_MAX * DIO_SIZE > (size_t)DPAIRS * DCHUNK ? (size_t)DIO_QD_MAX * DIO_SIZE   \
+								  : (size_t)DPAIRS * DCHUNK)
+static uint8_t *dbufs;
+static io_context_t aio_ctx;	/* libaio, 256 events */
+static int bcold_fd = -1;	/* the ext4 file, buffered */
+static uint64_t *bcold_perm;	/* its pages in random order */
+static size_t bcold_pages, bcold_next;
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void open_dev(int d, const char *path)
+{
+	struct dev *v = &devs[d];
+	uint64_t bytes = 0, x = 0x9e3779b97f4a7c15ull + (uint64_t)d;
+
+	v->fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (v->fd < 0)
+		die("%s: %s", path, strerror(errno));
+	if (ioctl(v->fd, BLKGETSIZE64, &bytes))
+		die("%s: BLKGETSIZE64: %s (not a block device?)", path, strerror(errno));
+	/* The copy rows write from DCH_DST on: they need DCH_DST + the copy. */
+	if (bytes < DCH_DST + opt.dchain_bytes)
+		die("%s: %llu bytes, need at least %llu", path, (unsigned long long)bytes,
+		    (unsigned long long)(DCH_DST + opt.dchain_bytes));
+	v->size = bytes < opt.dev_region ? bytes : opt.dev_region;
+	v->offs = malloc(NOFF * sizeof(*v->offs));
+	if (!v->offs)
+		die("out of memory");
+	for (unsigned i = 0; i < NOFF; i++)
+		v->offs[i] = (xorshift(&x) % (v->size / DIO_SIZE)) * DIO_SIZE;
+}
+
+/* The ext4 file: opt.cold_file bytes of pattern_word(), written once and synced. */
+static void make_cold_file(const char *dir)
+{
+	char path[512];
+	const size_t step = 1u << 20;
+	uint64_t *buf = xalloc_pages(step), x = 0x51afd7ed558ccd1dull;
+
+	snprintf(path, sizeof(path), "%s/pwring-bench-cold.%d", dir, (int)getpid());
+	bcold_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (bcold_fd < 0)
+		die("%s: %s", path, strerror(errno));
+	unlink(path);
+	for (size_t off = 0; off < opt.cold_file; off += step) {
+		for (size_t i = 0; i < step / 8; i++)
+			buf[i] = pattern_word(off + i * 8);
+		if (pwrite(bcold_fd, buf, step, (off_t)off) != (ssize_t)step)
+			die("writing %s: %s", path, strerror(errno));
+	}
+	munmap(buf, step);
+	if (fsync(bcold_fd))
+		die("fsync %s: %s", path, strerror(errno));
+	/* Random reads: no readahead, so each READ is one page from the device. */
+	posix_fadvise(bcold_fd, 0, 0, POSIX_FADV_RANDOM);
+	bcold_pages = opt.cold_file / READ_SIZE;
+	bcold_perm = malloc(bcold_pages * sizeof(*bcold_perm));
+	if (!bcold_perm)
+		die("out of memory");
+	for (size_t i = 0; i < bcold_pages; i++)
+		bcold_perm[i] = i;
+	for (size_t i = bcold_pages - 1; i > 0; i--) {
+		size_t j = xorshift(&x) % (i + 1);
+		uint64_t t = bcold_perm[i];
+
+		bcold_perm[i] = bcold_perm[j];
+		bcold_perm[j] = t;
+	}
+}
+
+static void open_storage(void)
+{
+	if (opt.nullb)
+		open_dev(D_NULLB, opt.nullb);
+	if (opt.nvme)
+		open_dev(D_NVME, opt.nvme);
+	if (opt.ext4_dir)
+		make_cold_file(opt.ext4_dir);
+	if (posix_memalign((void **)&dbufs, PAGE, DBUFS_BYTES))
+		die("posix_memalign: out of memory");
+	memset(dbufs, 0x5a, DBUFS_BYTES);
+	int e = io_setup((int)RING_ENTRIES, &aio_ctx);
+
+	if (e < 0)
+		die("io_setup: %s", strerror(-e));
+}
+
+/*
+ * Direct I/O: DIO_SIZE requests at random aligned offsets of a block device,
+ * b->arg in flight. pwring and io_uring refill what completed and enter with
+ * wait 1; libaio io_submit()s the refill and io_getevents(min 1).
+ */
+static int check_dio(uint64_t off, long res)
+{
+	if (res != DIO_SIZE)
+		return failf("%s at %llu: %ld", cur_bench, (unsigned long long)off, res);
+	return 0;
+}
+
+static int run_dio(const struct bench *b, int m, long iters, double *out, long *ops)
+{
+	const struct dev *v = &devs[b->dev];
+	const unsigned qd = (unsigned)b->arg;
+	unsigned freel[DIO_QD_MAX], nfree = qd, inflight = 0;
+	uint64_t slot_off[DIO_QD_MAX];
+	long sub = 0, done = 0;
+	uint64_t t0;
+
+	for (unsigned i = 0; i < qd; i++)
+		freel[i] = i;
+	t0 = now_ns();
+	while (done < iters) {
+		if (m == M_PW) {
+			unsigned pending = 0;
+			sqe_t s;
+			cqe_t c;
+
+			while (inflight < qd && sub < iters) {
+				unsigned slot = freel[--nfree];
+				uint8_t *buf = dbufs + (size_t)slot * DIO_SIZE;
+
+				slot_off[slot] = v->offs[sub++ % NOFF];
+				if (b->write)
+					sqe_prep_write(&s, v->fd, buf, DIO_SIZE, (ssize_t)slot_off[slot],
+						       CLOCKS_NEVER, (void *)(uintptr_t)slot);
+				else
+					sqe_prep_read(&s, v->fd, buf, DIO_SIZE, (ssize_t)slot_off[slot],
+						      CLOCKS_NEVER, (void *)(uintptr_t)slot);
+				sqe_push(&pwA, &s);
+				inflight++;
+				pending++;
+			}
+			if (pw_enter(&pwA, pending, 1))
+				return -1;
+			while (cqe_pop(&pwA, &c)) {
+				unsigned slot = (unsigned)(uintptr_t)c.data;
+
+				if (check_dio(slot_off[slot], c.error ? -c.error : (long)c.count))
+					return -1;
+				freel[nfree++] = slot;
+				inflight--;
+				done++;
+			}
+		} else if (m == M_UR) {
+			struct io_uring_cqe *cqe;
+			unsigned head, n = 0;
+			int bad = 0;
+
+			while (inflight < qd && sub < iters) {
+				unsigned slot = freel[--nfree];
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&urA);
+				uint8_t *buf = dbufs + (size_t)slot * DIO_SIZE;
+
+				slot_off[slot] = v->offs[sub++ % NOFF];
+				if (b->write)
+					io_uring_prep_write(sqe, v->fd, buf, DIO_SIZE, slot_off[slot]);
+				else
+					io_uring_prep_read(sqe, v->fd, buf, DIO_SIZE, slot_off[slot]);
+				io_uring_sqe_set_data64(sqe, slot);
+				inflight++;
+			}
+			int k = io_uring_submit_and_wait(&urA, 1);
+
+			if (k < 0)
+				return failf("io_uring_submit_and_wait: %s", strerror(-k));
+			io_uring_for_each_cqe(&urA, head, cqe) {
+				unsigned slot = (unsigned)cqe->user_data;
+
+				if (!bad)
+					bad = check_dio(slot_off[slot], cqe->res);
+				freel[nfree++] = slot;
+				inflight--;
+				done++;
+				n++;
+			}
+			io_uring_cq_advance(&urA, n);
+			if (bad)
+				return -1;
+		} else {
+			struct iocb cbs[DIO_QD_MAX], *cbp[DIO_QD_MAX];
+			struct io_event ev[DIO_QD_MAX];
+			unsigned pending = 0;
+
+			while (inflight < qd && sub < iters) {
+				unsigned slot = freel[--nfree];
+				uint8_t *buf = dbufs + (size_t)slot * DIO_SIZE;
+				struct iocb *cb = &cbs[pending];
+
+				slot_off[slot] = v->offs[sub++ % NOFF];
+				if (b->write)
+					io_prep_pwrite(cb, v->fd, buf, DIO_SIZE, (long long)slot_off[slot]);
+				else
+					io_prep_pread(cb, v->fd, buf, DIO_SIZE, (long long)slot_off[slot]);
+				cb->data = (void *)(uintptr_t)slot;
+				cbp[pending++] = cb;
+				inflight++;
+			}
+			/* The kernel copies the iocbs at submission: the array may be reused. */
+			if (pending) {
+				int k = io_submit(aio_ctx, (long)pending, cbp);
+
+				if (k != (int)pending)
+					return failf("io_submit %u: %s", pending, k < 0 ? strerror(-k) : "short");
+			}
+			int n = io_getevents(aio_ctx, 1, DIO_QD_MAX, ev, NULL);
+
+			if (n < 0 && n != -EINTR)
+				return failf("io_getevents: %s", strerror(-n));
+			for (int i = 0; i < n; i++) {
+				unsigned slot = (unsigned)(uintptr_t)ev[i].data;
+
+				if (check_dio(slot_off[slot], (long)ev[i].res))
+					return -1;
+				freel[nfree++] = slot;
+				inflight--;
+				done++;
+			}
+		}
+	}
+	*ops = iters;
+	out[0] = (double)iters / secs(t0, now_ns());
+	return 0;
+}
+
+/*
+ * Device -> device copy in DCHUNK pairs, DPAIRS independent pairs per enter,
+ * from offset 0 to DCH_DST, O_DIRECT. pwring: READ_i saves its count in
+ * register i and its linked WRITE_i loads its count from there. io_uring's
+ * nearest equivalent: READ_i linked to a WRITE_i of the fixed count DCHUNK
+ * (a result cannot feed a linked SQE). libaio: the READs, io_getevents, then
+ * the WRITEs of the counts the READs got.
+ */
+static int run_dchain(const struct bench *b, int m, long iters, double *out, long *ops)
+{
+	const struct dev *v = &devs[b->dev];
+	const uint64_t total = opt.dchain_bytes;
+	uint64_t t0 = now_ns();
+
+	(void)iters;
+	for (uint64_t off = 0; off < total; off += (uint64_t)DPAIRS * DCHUNK) {
+		unsigned np = (unsigned)((total - off) / DCHUNK < DPAIRS ? (total - off) / DCHUNK : DPAIRS);
+		long got[DPAIRS] = {0}, put[DPAIRS] = {0};
+
+		if (m == M_PW) {
+			sqe_t s;
+			cqe_t c;
+
+			for (unsigned i = 0; i < np; i++) {
+				uint8_t *buf = dbufs + (size_t)i * DCHUNK;
+				uint64_t src = off + (uint64_t)i * DCHUNK;
+
+				sqe_prep_read(&s, v->fd, buf, DCHUNK, (ssize_t)src, CLOCKS_NEVER,
+					      (void *)(uintptr_t)(2 * i));
+				sqe_save_reg(&s, SQE_REG0 + i);
+				sqe_set_link(&s);
+				sqe_push(&pwA, &s);
+				sqe_prep_write(&s, v->fd, buf, 0, (ssize_t)(DCH_DST + src), CLOCKS_NEVER,
+					       (void *)(uintptr_t)(2 * i + 1));
+				sqe_load_reg(&s, SQE_LOAD2, SQE_REG0 + i);
+				sqe_push(&pwA, &s);
+			}
+			if (pw_enter(&pwA, 2 * np, 2 * np))
+				return -1;
+			for (unsigned i = 0; i < 2 * np; i++) {
+				if (!cqe_pop(&pwA, &c))
+					return failf("CQE missing");
+				unsigned k = (unsigned)(uintptr_t)c.data;
+
+				(k & 1 ? put : got)[k / 2] = c.error ? -(long)c.error : (long)c.count;
+			}
+		} else if (m == M_UR) {
+			struct io_uring_cqe *cqe;
+			unsigned head, n = 0;
+
+			for (unsigned i = 0; i < np; i++) {
+				uint8_t *buf = dbufs + (size_t)i * DCHUNK;
+				uint64_t src = off + (uint64_t)i * DCHUNK;
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&urA);
+
+				io_uring_prep_read(sqe, v->fd, buf, DCHUNK, src);
+				io_uring_sqe_set_data64(sqe, 2 * i);
+				sqe->flags |= IOSQE_IO_LINK;
+				sqe = io_uring_get_sqe(&urA);
+				io_uring_prep_write(sqe, v->fd, buf, DCHUNK, DCH_DST + src);
+				io_uring_sqe_set_data64(sqe, 2 * i + 1);
+			}
+			int k = io_uring_submit_and_wait(&urA, 2 * np);
+
+			if (k != (int)(2 * np))
+				return failf("io_uring_submit_and_wait: %d", k);
+			while (n < 2 * np) {
+				unsigned seen = 0;
+
+				if (io_uring_cq_ready(&urA) == 0 && io_uring_wait_cqe(&urA, &cqe))
+					return failf("io_uring_wait_cqe");
+				io_uring_for_each_cqe(&urA, head, cqe) {
+					unsigned u = (unsigned)cqe->user_data;
+
+					(u & 1 ? put : got)[u / 2] = cqe->res;
+					seen++;
+				}
+				io_uring_cq_advance(&urA, seen);
+				n += seen;
+			}
+		} else {
+			struct iocb cbs[DPAIRS], *cbp[DPAIRS];
+			struct io_event ev[DPAIRS];
+
+			for (int phase = 0; phase < 2; phase++) {
+				for (unsigned i = 0; i < np; i++) {
+					uint8_t *buf = dbufs + (size_t)i * DCHUNK;
+					uint64_t src = off + (uint64_t)i * DCHUNK;
+
+					if (phase == 0)
+						io_prep_pread(&cbs[i], v->fd, buf, DCHUNK, (long long)src);
+					else if (got[i] > 0)
+						io_prep_pwrite(&cbs[i], v->fd, buf, (size_t)got[i],
+							       (long long)(DCH_DST + src));
+					else
+						return failf("READ %u: %ld", i, got[i]);
+					cbs[i].data = (void *)(uintptr_t)i;
+					cbp[i] = &cbs[i];
+				}
+				int k = io_submit(aio_ctx, np, cbp);
+
+				if (k != (int)np)
+					return failf("io_submit: %d", k);
+				for (unsigned n = 0; n < np;) {
+					int e = io_getevents(aio_ctx, 1, DPAIRS, ev, NULL);
+
+					if (e < 0 && e != -EINTR)
+						return failf("io_getevents: %s", strerror(-e));
+					for (int i = 0; i < e; i++)
+						(phase ? put : got)[(uintptr_t)ev[i].data] = (long)ev[i].res;
+					n += e > 0 ? (unsigned)e : 0;
+				}
+			}
+		}
+		for (unsigned i = 0; i < np; i++)
+			if (got[i] != DCHUNK || put[i] != got[i])
+				return failf("pair %u: read %ld, wrote %ld", i, got[i], put[i]);
+	}
+	out[0] = (double)total / (1024.0 * 1024.0) / secs(t0, now_ns());
+	*ops = (long)(total / DCHUNK);
+	return 0;
+}
+
+/* Cold page cache: the file's pages and everything else clean are dropped. */
+static void prep_cold(const struct bench *b)
+{
+	int fd;
+
+	(void)b;
+	sync();
+	posix_fadvise(bcold_fd, 0, 0, POSIX_FADV_DONTNEED);
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "3", 1) != 1)
+		fprintf(stderr, "pwring-bench: warning: drop_caches: %s (not root?)\n", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	/* Check: how much of the file is still resident (mincore on a mapping). */
+	size_t len = bcold_pages * READ_SIZE, resident = 0;
+	void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, bcold_fd, 0);
+	unsigned char *vec = malloc(bcold_pages);
+
+	if (map != MAP_FAILED && vec && !mincore(map, len, vec))
+		for (size_t i = 0; i < bcold_pages; i++)
+			resident += vec[i] & 1;
+	if (map != MAP_FAILED)
+		munmap(map, len);
+	free(vec);
+	if (resident * 100 > bcold_pages)
+		fprintf(stderr, "pwring-bench: warning: %zu of %zu pages of the cold file still cached\n",
+			resident, bcold_pages);
+}
+
+/*
+ * Buffered 4 KiB reads of pages not in the page cache (prep_cold), 32 in
+ * flight, no readahead (POSIX_FADV_RANDOM), each page once per run: a run
+ * takes the next `iters` pages of a random permutation. pread(2) is the
+ * conventional way, one at a time.
+ */
+static int run_bcold(const struct bench *b, int m, long iters, double *out, long *ops)
+{
+	const unsigned qd = (unsigned)b->arg;
+	unsigned freel[32], nfree = qd, inflight = 0;
+	uint64_t slot_off[32];
+	long sub = 0, done = 0;
+	uint64_t t0, *pages = malloc((size_t)iters * sizeof(*pages));
+
+	if (!pages)
+		die("out of memory");
+	for (long i = 0; i < iters; i++)
+		pages[i] = bcold_perm[(bcold_next + (size_t)i) % bcold_pages] * READ_SIZE;
+	bcold_next = (bcold_next + (size_t)iters) % bcold_pages;
+	for (unsigned i = 0; i < qd; i++)
+		freel[i] = i;
+	t0 = now_ns();
+	if (m == M_SYS) {
+		for (long i = 0; i < iters; i++) {
+			ssize_t r = pread(bcold_fd, dbufs, READ_SIZE, (off_t)pages[i]);
+
+			if (check_read(pages[i], dbufs, r))
+				goto fail;
+		}
+	} else if (m == M_PW) {
+		while (done < iters) {
+			unsigned pending = 0;
+			sqe_t s;
+			cqe_t c;
+
+			while (inflight < qd && sub < iters) {
+				unsigned slot = freel[--nfree];
+
+				slot_off[slot] = pages[sub++];
+				sqe_prep_read(&s, bcold_fd, dbufs + (size_t)slot * READ_SIZE, READ_SIZE,
+					      (ssize_t)slot_off[slot], CLOCKS_NEVER,
+					      (void *)(uintptr_t)slot);
+				sqe_push(&pwA, &s);
+				inflight++;
+				pending++;
+			}
+			if (pw_enter(&pwA, pending, 1))
+				goto fail;
+			while (cqe_pop(&pwA, &c)) {
+				unsigned slot = (unsigned)(uintptr_t)c.data;
+
+				if (check_read(slot_off[slot], dbufs + (size_t)slot * READ_SIZE,
+					       c.error ? -c.error : (long)c.count))
+					goto fail;
+				freel[nfree++] = slot;
+				inflight--;
+				done++;
+			}
+		}
+	} else {
+		while (done < iters) {
+			struct io_uring_cqe *cqe;
+			unsigned head, n = 0;
+			int bad = 0;
+
+			while (inflight < qd && sub < iters) {
+				unsigned slot = freel[--nfree];
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&urA);
+
+				slot_off[slot] = pages[sub++];
+				io_uring_prep_read(sqe, bcold_fd, dbufs + (size_t)slot * READ_SIZE,
+						   READ_SIZE, slot_off[slot]);
+				io_uring_sqe_set_data64(sqe, slot);
+				inflight++;
+			}
+			int k = io_uring_submit_and_wait(&urA, 1);
+
+			if (k < 0) {
+				failf("io_uring_submit_and_wait: %s", strerror(-k));
+				goto fail;
+			}
+			io_uring_for_each_cqe(&urA, head, cqe) {
+				unsigned slot = (unsigned)cqe->user_data;
+
+				if (!bad)
+					bad = check_read(slot_off[slot], dbufs + (size_t)slot * READ_SIZE,
+							 cqe->res);
+				freel[nfree++] = slot;
+				inflight--;
+				done++;
+				n++;
+			}
+			io_uring_cq_advance(&urA, n);
+			if (bad)
+				goto fail;
+		}
+	}
+	*ops = iters;
+	out[0] = (double)iters / secs(t0, now_ns());
+	free(pages);
+	return 0;
+fail:
+	free(pages);
+	return -1;
+}
+
+/*
+ * TCP echo: TCP_CONNS loopback connections, one server thread (the method
+ * under test), one client thread (the same for every method: epoll, each
+ * connection sends TCP_MSG bytes and waits for them back before the next).
+ * iters requests in all; then the client closes and the server ends at the
+ * last EOF. Requests/s over the client's whole run, p99 of its round trips.
+ */
+struct tcp_client {
+	int fd[TCP_CONNS];
+	long total;
+	uint64_t *lat;
+	uint64_t elapsed;
+	int err;
+};
+
+static void *tcp_client_main(void *arg)
+{
+	struct tcp_client *t = arg;
+	uint64_t sent_at[TCP_CONNS];
+	unsigned have_b[TCP_CONNS] = {0};
+	char msg[TCP_MSG], buf[TCP_BUF];
+	long sent = 0, got = 0;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	uint64_t t0 = now_ns();
+
+	memset(msg, 'e', sizeof(msg));
+	for (int i = 0; i < TCP_CONNS; i++) {
+		struct epoll_event e = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+
+		epoll_ctl(ep, EPOLL_CTL_ADD, t->fd[i], &e);
+		if (sent < t->total) {
+			sent_at[i] = now_ns();
+			if (write(t->fd[i], msg, TCP_MSG) != TCP_MSG)
+				t->err = 1;
+			sent++;
+		}
+	}
+	while (got < t->total && !t->err) {
+		struct epoll_event ev[TCP_CONNS];
+		int n = epoll_wait(ep, ev, TCP_CONNS, 10000);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			t->err = 1;	/* a stuck server: 10 s without a reply */
+			break;
+		}
+		for (int k = 0; k < n; k++) {
+			int i = (int)ev[k].data.u32;
+			ssize_t r = read(t->fd[i], buf, sizeof(buf));
+
+			if (r <= 0) {
+				t->err = 1;
+				break;
+			}
+			have_b[i] += (unsigned)r;
+			if (have_b[i] < TCP_MSG)
+				continue;
+			if (have_b[i] > TCP_MSG) {
+				t->err = 1;
+				break;
+			}
+			have_b[i] = 0;
+			t->lat[got++] = now_ns() - sent_at[i];
+			if (sent < t->total) {
+				sent_at[i] = now_ns();
+				if (write(t->fd[i], msg, TCP_MSG) != TCP_MSG)
+					t->err = 1;
+				sent++;
+			}
+		}
+	}
+	t->elapsed = now_ns() - t0;
+	for (int i = 0; i < TCP_CONNS; i++)
+		shutdown(t->fd[i], SHUT_WR);	/* the server sees EOF */
+	close(ep);
+	return NULL;
+}
+
+static int tcp_serve_pw(const int *fd)
+{
+	static char bufs_s[TCP_CONNS][TCP_BUF];
+	unsigned pending = 0, open_c = TCP_CONNS;
+	sqe_t s;
+	cqe_t c;
+
+	/* data: connection * 2, +1 for the WRITE */
+	for (int i = 0; i < TCP_CONNS; i++) {
+		sqe_prep_read(&s, fd[i], bufs_s[i], TCP_BUF, IO_OFF_CUR, CLOCKS_NEVER,
+			      (void *)(uintptr_t)(2 * i));
+		sqe_push(&pwA, &s);
+		pending++;
+	}
+	while (open_c) {
+		if (pw_enter(&pwA, pending, 1))
+			return -1;
+		pending = 0;
+		while (cqe_pop(&pwA, &c)) {
+			unsigned u = (unsigned)(uintptr_t)c.data, i = u / 2;
+
+			if (c.error)
+				return failf("%s on connection %u: error %d", u & 1 ? "WRITE" : "READ", i,
+					     c.error);
+			if (u & 1)
+				continue;	/* its READ is linked behind it */
+			if (c.count == 0) {
+				open_c--;
+				continue;
+			}
+			/* Echo what came, then read again once that is sent. */
+			sqe_prep_write(&s, fd[i], bufs_s[i], c.count, IO_OFF_CUR, CLOCKS_NEVER,
+				       (void *)(uintptr_t)(2 * i + 1));
+			sqe_set_link(&s);
+			sqe_push(&pwA, &s);
+			sqe_prep_read(&s, fd[i], bufs_s[i], TCP_BUF, IO_OFF_CUR, CLOCKS_NEVER,
+				      (void *)(uintptr_t)(2 * i));
+			sqe_push(&pwA, &s);
+			pending += 2;
+		}
+	}
+	return 0;
+}
+
+static int tcp_serve_ur(const int *fd)
+{
+	static char bufs_s[TCP_CONNS][TCP_BUF];
+	unsigned open_c = TCP_CONNS;
+
+	for (int i = 0; i < TCP_CONNS; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&urA);
+
+		io_uring_prep_recv(sqe, fd[i], bufs_s[i], TCP_BUF, 0);
+		io_uring_sqe_set_data64(sqe, 2 * (uint64_t)i);
+	}
+	while (open_c) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+		int err = 0;
+
+		int k = io_uring_submit_and_wait(&urA, 1);
+
+		if (k < 0)
+			return failf("io_uring_submit_and_wait: %s", strerror(-k));
+		io_uring_for_each_cqe(&urA, head, cqe) {
+			unsigned u = (unsigned)cqe->user_data, i = u / 2;
+
+			n++;
+			if (cqe->res < 0) {
+				err = cqe->res;
+				continue;
+			}
+			if (u & 1)
+				continue;
+			if (cqe->res == 0) {
+				open_c--;
+				continue;
+			}
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&urA);
+
+			io_uring_prep_send(sqe, fd[i], bufs_s[i], (size_t)cqe->res, 0);
+			io_uring_sqe_set_data64(sqe, 2 * (uint64_t)i + 1);
+			sqe->flags |= IOSQE_IO_LINK;
+			sqe = io_uring_get_sqe(&urA);
+			io_uring_prep_recv(sqe, fd[i], bufs_s[i], TCP_BUF, 0);
+			io_uring_sqe_set_data64(sqe, 2 * (uint64_t)i);
+		}
+		io_uring_cq_advance(&urA, n);
+		if (err)
+			return failf("recv/send: %s", strerror(-err));
+	}
+	return 0;
+}
+
+static int tcp_serve_epoll(const int *fd)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC), open_c = TCP_CONNS, rc = 0;
+	char buf[TCP_BUF];
+
+	for (int i = 0; i < TCP_CONNS; i++) {
+		struct epoll_event e = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+
+		epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &e);
+	}
+	while (open_c && !rc) {
+		struct epoll_event ev[TCP_CONNS];
+		int n = epoll_wait(ep, ev, TCP_CONNS, -1);
+
+		if (n < 0 && errno != EINTR)
+			rc = failf("epoll_wait: %s", strerror(errno));
+		for (int k = 0; k < n && !rc; k++) {
+			int i = (int)ev[k].data.u32;
+			ssize_t r = read(fd[i], buf, sizeof(buf));
+
+			if (r < 0)
+				rc = failf("read: %s", strerror(errno));
+			else if (r == 0) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, fd[i], NULL);
+				open_c--;
+			} else if (write(fd[i], buf, (size_t)r) != r)
+				rc = failf("write: %s", strerror(errno));
+		}
+	}
+	close(ep);
+	return rc;
+}
+
+static int run_tcp(const struct bench *b, int m, long iters, double *out, long *ops)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	struct tcp_client t = {.total = iters};
+	int lfd, sfd[TCP_CONNS], one = 1, rc;
+	pthread_t th;
+
+	(void)b;
+	t.lat = calloc((size_t)iters, sizeof(*t.lat));
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!t.lat || lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(lfd, TCP_CONNS) || getsockname(lfd, (struct sockaddr *)&a, &alen))
+		die("tcp_echo setup: %s", strerror(errno));
+	for (int i = 0; i < TCP_CONNS; i++) {
+		t.fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (t.fd[i] < 0 || connect(t.fd[i], (struct sockaddr *)&a, sizeof(a)))
+			die("tcp_echo connect: %s", strerror(errno));
+		sfd[i] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (sfd[i] < 0)
+			die("tcp_echo accept: %s", strerror(errno));
+		setsockopt(t.fd[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(sfd[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	close(lfd);
+	if (pthread_create(&th, NULL, tcp_client_main, &t))
+		die("pthread_create");
+	rc = m == M_PW ? tcp_serve_pw(sfd) : m == M_UR ? tcp_serve_ur(sfd) : tcp_serve_epoll(sfd);
+	if (rc) {
+		for (int i = 0; i < TCP_CONNS; i++)
+			shutdown(sfd[i], SHUT_RDWR);	/* the client's reads end */
+	}
+	pthread_join(th, NULL);
+	if (!rc && t.err)
+		rc = failf("the client saw an error or a wrong reply");
+	for (int i = 0; i < TCP_CONNS; i++) {
+		close(sfd[i]);
+		close(t.fd[i]);
+	}
+	if (!rc) {
+		qsort(t.lat, (size_t)iters, sizeof(*t.lat), cmp_u64);
+		out[0] = (double)iters / ((double)t.elapsed / 1e9);
+		out[1] = (double)pct_u64(t.lat, (size_t)iters, 0.99) / 1e3;
+	}
+	free(t.lat);
+	*ops = iters;
+	return rc;
+}
+
 static struct bench benches[] = {
-	{"nop_b1", {R_NOP1}, 1, true, 1, run_nop, {0}},
-	{"nop_b8", {R_NOP8}, 1, true, 8, run_nop, {0}},
-	{"nop_b32", {R_NOP32}, 1, true, 32, run_nop, {0}},
-	{"nop_b128", {R_NOP128}, 1, true, 128, run_nop, {0}},
-	{"read4k_qd1", {R_RD1}, 1, true, 1, run_read, {0}},
-	{"read4k_qd32", {R_RD32}, 1, true, 32, run_read, {0}},
-	{"pingpong", {R_PP50, R_PP99}, 2, false, 0, run_pingpong, {0}},
-	{"timer100us", {R_T100_50, R_T100_99}, 2, false, 100000, run_timer, {0}},
-	{"timer1ms", {R_T1M_50, R_T1M_99}, 2, false, 1000000, run_timer, {0}},
-	{"chain_rw", {R_CHAIN}, 1, false, 0, run_chain, {0}},
-	{"setup_teardown", {R_SETUP}, 1, true, 0, run_setup, {0}},
+	{"nop_b1", {R_NOP1}, 1, true, 1, run_nop, {0}, false, -1, false, NULL},
+	{"nop_b8", {R_NOP8}, 1, true, 8, run_nop, {0}, false, -1, false, NULL},
+	{"nop_b32", {R_NOP32}, 1, true, 32, run_nop, {0}, false, -1, false, NULL},
+	{"nop_b128", {R_NOP128}, 1, true, 128, run_nop, {0}, false, -1, false, NULL},
+	{"read4k_qd1", {R_RD1}, 1, true, 1, run_read, {0}, false, -1, false, NULL},
+	{"read4k_qd32", {R_RD32}, 1, true, 32, run_read, {0}, false, -1, false, NULL},
+	{"pingpong", {R_PP50, R_PP99}, 2, false, 0, run_pingpong, {0}, false, -1, false, NULL},
+	{"timer100us", {R_T100_50, R_T100_99}, 2, false, 100000, run_timer, {0}, false, -1, false, NULL},
+	{"timer1ms", {R_T1M_50, R_T1M_99}, 2, false, 1000000, run_timer, {0}, false, -1, false, NULL},
+	{"chain_rw", {R_CHAIN}, 1, false, 0, run_chain, {0}, false, -1, false, NULL},
+	{"setup_teardown", {R_SETUP}, 1, true, 0, run_setup, {0}, false, -1, false, NULL},
+#define DIO(nm, r, qd, d, w)                                                                \
+	{.name = nm, .row = {r}, .nrows = 1, .calibrated = true, .arg = qd, .run = run_dio,     \
+	 .storage = true, .dev = d, .write = w}
+	DIO("direct_randread4k_qd1_nullb", R_D_NB + 0, 1, D_NULLB, false),
+	DIO("direct_randread4k_qd32_nullb", R_D_NB + 1, 32, D_NULLB, false),
+	DIO("direct_randread4k_qd128_nullb", R_D_NB + 2, 128, D_NULLB, false),
+	DIO("direct_randwrite4k_qd32_nullb", R_D_NB + 3, 32, D_NULLB, true),
+	DIO("direct_randread4k_qd1_nvme", R_D_NV + 0, 1, D_NVME, false),
+	DIO("direct_randread4k_qd32_nvme", R_D_NV + 1, 32, D_NVME, false),
+	DIO("direct_randread4k_qd128_nvme", R_D_NV + 2, 128, D_NVME, false),
+	DIO("direct_randwrite4k_qd32_nvme", R_D_NV + 3, 32, D_NVME, true),
+#undef DIO
+	{.name = "chain_rw_nullb", .row = {R_DCH_NB}, .nrows = 1, .run = run_dchain,
+	 .storage = true, .dev = D_NULLB},
+	{.name = "chain_rw_nvme", .row = {R_DCH_NV}, .nrows = 1, .run = run_dchain,
+	 .storage = true, .dev = D_NVME},
+	{.name = "buffered_randread4k_cold_qd32", .row = {R_BCOLD}, .nrows = 1, .arg = 32,
+	 .run = run_bcold, .storage = true, .dev = -1, .prep = prep_cold},
+	{.name = "tcp_echo_c64", .row = {R_TCP, R_TCP99}, .nrows = 2, .run = run_tcp,
+	 .storage = true, .dev = -1},
 };
 #define NBENCH (sizeof(benches) / sizeof(benches[0]))
 
@@ -1264,6 +2099,12 @@ static bool selected(const struct bench *b)
 {
 	char list[512], *save = NULL;
 
+	if (b->storage && b->dev >= 0 && devs[b->dev].fd < 0)
+		return false;	/* its device was not given */
+	if (b->run == run_bcold && bcold_fd < 0)
+		return false;
+	if (b->storage != opt.storage)
+		return false;	/* --storage runs storage rows only, and only then */
 	if (!opt.only)
 		return true;
 	snprintf(list, sizeof(list), "%s", opt.only);
@@ -1294,6 +2135,8 @@ static int one_run(struct bench *b, int m, long iters, int rep)
 
 	cur_bench = b->name;
 	cur_meth = meth_name[m];
+	if (b->prep)
+		b->prep(b);
 	sysstat_read(&s0);
 	rc = b->run(b, m, iters, out, &ops);
 	sysstat_read(&s1);
@@ -1322,6 +2165,10 @@ static long fixed_iters(const struct bench *b)
 		return opt.pp_samples;
 	if (b->run == run_timer)
 		return b->arg == 100000 ? opt.t100_samples : opt.t1ms_samples;
+	if (b->run == run_bcold)
+		return opt.cold_ops;
+	if (b->run == run_tcp)
+		return opt.tcp_reqs;
 	return 1;
 }
 
@@ -1478,10 +2325,23 @@ static void fmt_cell(char *buf, size_t len, const struct row *w, int m)
 	snprintf(buf, len, "%s [%s..%s]", a, b, c);
 }
 
+/* Width of the workload column: the longest name that ran, at least 15. */
+static int name_width(void)
+{
+	int w = 15;
+
+	for (int i = 0; i < NROWS; i++)
+		if (rows[i].ran && (int)strlen(rows[i].name) > w)
+			w = (int)strlen(rows[i].name);
+	return w;
+}
+
 static void print_table(FILE *f)
 {
-	fprintf(f, "%-15s %-8s %-24s %-24s %-24s %s\n", "workload", "metric", "pwring",
-		"io_uring", "syscalls", "pwring advantage");
+	const int nw = name_width();
+
+	fprintf(f, "%-*s %-8s %-24s %-24s %-24s %s\n", nw, "workload", "metric", "pwring",
+		"io_uring", opt.storage ? "conventional" : "syscalls", "pwring advantage");
 	for (int i = 0; i < NROWS; i++) {
 		const struct row *w = &rows[i];
 		char c[NMETH][128], rr[64];
@@ -1498,7 +2358,7 @@ static void print_table(FILE *f)
 			snprintf(rr, sizeof(rr), "-");
 		else
 			snprintf(rr, sizeof(rr), "%.2fx [%.2f..%.2f]", ratio, lo, hi);
-		fprintf(f, "%-15s %-8s %-24s %-24s %-24s %s\n", w->name, w->metric, c[M_PW],
+		fprintf(f, "%-*s %-8s %-24s %-24s %-24s %s\n", nw, w->name, w->metric, c[M_PW],
 			c[M_UR], c[M_SYS], rr);
 	}
 }
@@ -1507,14 +2367,16 @@ static void print_costs(FILE *f)
 {
 	fprintf(f, "\nper op (medians): wall ns/op for throughput rows; context switches and busy CPU\n"
 		   "time per op, system-wide (includes kernel workers)\n");
-	fprintf(f, "%-15s %10s %10s %10s | %8s %8s %8s | %9s %9s %9s\n", "workload", "pw ns",
+	const int nw = name_width();
+
+	fprintf(f, "%-*s %10s %10s %10s | %8s %8s %8s | %9s %9s %9s\n", nw, "workload", "pw ns",
 		"uring ns", "sys ns", "pw cs", "uring cs", "sys cs", "pw cpu", "uring cpu",
 		"sys cpu");
 	for (int i = 0; i < NROWS; i++) {
 		const struct row *w = &rows[i];
 		char ns[NMETH][32], cs[NMETH][32], cpu[NMETH][32];
 
-		if (!w->ran || i == R_PP99 || i == R_T100_99 || i == R_T1M_99)
+		if (!w->ran || i == R_PP99 || i == R_T100_99 || i == R_T1M_99 || i == R_TCP99)
 			continue;
 		for (int m = 0; m < NMETH; m++) {
 			double v = row_median(w, m);
@@ -1528,7 +2390,7 @@ static void print_costs(FILE *f)
 			snprintf(cpu[m], 32, ok ? "%.1fus" : "-",
 				 ok ? median_dbl(w->cpu[m], w->n[m]) : 0.0);
 		}
-		fprintf(f, "%-15s %10s %10s %10s | %8s %8s %8s | %9s %9s %9s\n",
+		fprintf(f, "%-*s %10s %10s %10s | %8s %8s %8s | %9s %9s %9s\n", nw,
 			i == R_PP50 ? "pingpong" : i == R_T100_50 ? "timer100us"
 						   : i == R_T1M_50 ? "timer1ms" : w->name,
 			ns[0], ns[1], ns[2], cs[0], cs[1], cs[2], cpu[0], cpu[1], cpu[2]);
@@ -1625,6 +2487,8 @@ int main(int argc, char **argv)
 		{"csv", required_argument, NULL, 'c'},	  {"detail", required_argument, NULL, 'd'},
 		{"dir", required_argument, NULL, 'D'},	  {"label", required_argument, NULL, 'l'},
 		{"machine", no_argument, NULL, 'm'},	  {"verbose", no_argument, NULL, 'v'},
+		{"storage", no_argument, NULL, 'S'},	  {"nullb", required_argument, NULL, 'N'},
+		{"nvme", required_argument, NULL, 'V'},	  {"ext4-dir", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
 	};
 	int c, reps = -1;
@@ -1642,6 +2506,10 @@ int main(int argc, char **argv)
 		case 'l': opt.label = optarg; break;
 		case 'm': opt.machine = true; break;
 		case 'v': opt.verbose = true; break;
+		case 'S': opt.storage = true; break;
+		case 'N': opt.nullb = optarg; break;
+		case 'V': opt.nvme = optarg; break;
+		case 'E': opt.ext4_dir = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1657,8 +2525,13 @@ int main(int argc, char **argv)
 	opt.pp_samples = opt.quick ? 100 : 1000;
 	opt.t100_samples = opt.quick ? 30 : 300;
 	opt.t1ms_samples = opt.quick ? 10 : 100;
-	opt.read_file = (opt.quick ? 16u : 64u) << 20;
+	opt.read_file = (opt.storage ? 1u : opt.quick ? 16u : 64u) << 20;
 	opt.chain_bytes = (opt.quick ? 2u : 16u) << 20;
+	opt.dev_region = 256u << 20;
+	opt.dchain_bytes = (opt.quick ? 4u : 32u) << 20;
+	opt.cold_file = (opt.quick ? 32u : 128u) << 20;
+	opt.cold_ops = opt.quick ? 256 : 2048;
+	opt.tcp_reqs = opt.quick ? 2000 : 10000;
 	clk_tck = sysconf(_SC_CLK_TCK);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1667,6 +2540,8 @@ int main(int argc, char **argv)
 	probe_env();
 	open_rings();
 	make_file();
+	if (opt.storage || opt.nullb || opt.nvme || opt.ext4_dir)
+		open_storage();
 	print_header(stdout);
 	fflush(stdout);
 
@@ -1677,8 +2552,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NBENCH; i++)
 		if (selected(&benches[i]))
 			run_bench(&benches[i], ++k, nsel);
-	measure_memory();
-	if (!opt.only || only_has("breakdown"))
+	if (!opt.storage)
+		measure_memory();
+	if ((!opt.only && !opt.storage) || only_has("breakdown"))
 		breakdown();
 
 	if (opt.machine)
@@ -1689,12 +2565,13 @@ int main(int argc, char **argv)
 	print_costs(stdout);
 	print_breakdown(stdout);
 	print_legend(stdout);
-	print_memory(stdout);
+	if (!opt.storage)
+		print_memory(stdout);
 	if (opt.machine) {
 		printf("@@BENCH TABLE END\n");
 		write_csv(stdout, "@@BENCH csv ");
 		write_detail(stdout, "@@BENCH detail ");
-		for (int k = 0; k < 2; k++)
+		for (int k = 0; k < 2 && !opt.storage; k++)
 			if (have[k ? M_UR : M_PW])
 				printf("@@BENCH mem %s,%s,%zu,%zu,%zu\n", kernel_label,
 				       k ? "io_uring" : "pwring", memf[k].need_bytes, memf[k].pages,
