@@ -215,19 +215,21 @@ HELPER void *raw_worker_main(void *arg)
 	for (;;) {
 		ret = ioctl(handle, PWRING_IOC_WORK, why);
 		why = PWRING_WORK_AGAIN;
-		if (ret == PWRING_WORK_SPAWN) {
-			pthread_t th;
-
-			if (pthread_create(&th, NULL, raw_worker_main, arg) == 0)
-				pthread_detach(th);
-			else
-				why = PWRING_WORK_NO_SPAWN;
-			continue;
-		}
 		if (ret < 0 && errno == EINTR)
 			continue;
-		return NULL;
+		if (ret <= 0)
+			return NULL;	/* retired, or the file is gone */
+		for (; ret > 0; ret--) {	/* start that many more workers */
+			pthread_t th;
+
+			if (pthread_create(&th, NULL, raw_worker_main, arg)) {
+				why = PWRING_WORK_NO_SPAWN;
+				break;
+			}
+			pthread_detach(th);
+		}
 	}
+}
 }
 
 /*

@@ -175,11 +175,13 @@ struct pwring_teardown_args {
  * and asynchronous steps, so that every step runs as the process itself.
  * PWRING_IOC_WORKER on the device returns a new close-on-exec descriptor
  * (the worker handle). PWRING_IOC_WORK on the handle makes the calling
- * thread a worker until it returns one of the values below; its argument
- * says why the thread calls.
+ * thread a worker until it returns: PWRING_WORK_RETIRE (let the thread
+ * go), or a count from 1 to PWRING_WORK_SPAWN_MAX (start that many more
+ * workers, then call again). Its argument says why the thread calls.
  */
 #define PWRING_WORK_RETIRE	0u	/* return: let this thread go */
-#define PWRING_WORK_SPAWN	1u	/* return: start one more worker, then call again */
+#define PWRING_WORK_SPAWN	1u	/* return, at least: start workers, then call again */
+#define PWRING_WORK_SPAWN_MAX	16u
 #define PWRING_WORK_AGAIN	0u	/* argument: a worker coming back */
 #define PWRING_WORK_NEW		1u	/* argument: a worker started for a SPAWN */
 #define PWRING_WORK_NO_SPAWN	2u	/* argument: the SPAWN could not be done */

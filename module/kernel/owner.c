@@ -71,7 +71,8 @@ struct pwring_owner {
 	wait_queue_head_t idle_wq;	/* idle workers, woken one at a time */
 	unsigned int workers;		/* threads inside PWRING_IOC_WORK */
 	unsigned int idle;
-	unsigned int spawning;		/* SPAWNs returned, not yet arrived */
+	unsigned int queued;		/* items on the queue */
+	unsigned int spawning;		/* workers asked for, not yet arrived */
 	bool dead;			/* workers retire; items go to pwring_wq */
 };
 
@@ -149,6 +150,7 @@ static void pwring_item_queue_locked(struct pwring_owner *ow, struct kapi_io *io
 	io->wstate |= KAPI_W_QUEUED;
 	list_add_tail(&io->qnode, &ow->queue);
 	io->ios->queued++;
+	ow->queued++;
 }
 
 void kapi_queue_work(struct kapi_io *io)
@@ -179,10 +181,11 @@ void kapi_queue_work(struct kapi_io *io)
 }
 
 /* Takes io off the queue for the calling thread; under ow->lock. */
-static void pwring_item_take(struct kapi_io *io)
+static void pwring_item_take(struct pwring_owner *ow, struct kapi_io *io)
 {
 	list_del_init(&io->qnode);
 	io->ios->queued--;
+	ow->queued--;
 	io->wstate = KAPI_W_RUNNING;
 	atomic_inc(&io->ios->running);
 }
@@ -213,6 +216,7 @@ void pwring_owner_forget(struct pwring_owner *ow, struct kapi_ios *ios)
 		list_del_init(&io->qnode);
 		io->wstate = 0;
 		ios->queued--;
+		ow->queued--;
 	}
 	spin_unlock_irq(&ow->lock);
 }
@@ -240,7 +244,7 @@ void kapi_work_run(struct kapi_ios *ios)
 	list_for_each_entry_safe(io, tmp, &ow->queue, qnode) {
 		if (io->ios != ios)
 			continue;
-		pwring_item_take(io);
+		pwring_item_take(ow, io);
 		list_add_tail(&io->qnode, &mine);
 	}
 	spin_unlock_irq(&ow->lock);
@@ -269,6 +273,7 @@ static bool pwring_worker_wait(struct pwring_owner *ow)
 	bool stay = true;
 
 	ow->idle++;
+	ow->spawning = 0;	/* one is idle: those still coming are extra */
 	for (;;) {
 		prepare_to_wait_exclusive(&ow->idle_wq, &wait, TASK_INTERRUPTIBLE);
 		if (!list_empty(&ow->queue) || ow->dead || signal_pending(current))
@@ -318,13 +323,17 @@ static long pwring_work(struct pwring_owner *ow, unsigned long why)
 			}
 			continue;
 		}
-		/* Keep one worker idle for the next item: ask for another first. */
+		/*
+		 * Keep one worker idle for the next item: ask for more first,
+		 * as many as there are items waiting (16 at a time at most).
+		 */
 		if (!ow->idle && !ow->spawning && ow->workers < READ_ONCE(max_workers)) {
-			ow->spawning++;
-			ret = PWRING_WORK_SPAWN;
+			ow->spawning = min3(ow->queued, READ_ONCE(max_workers) - ow->workers,
+					    PWRING_WORK_SPAWN_MAX);
+			ret = ow->spawning;
 			break;
 		}
-		pwring_item_take(io);
+		pwring_item_take(ow, io);
 		spin_unlock_irq(&ow->lock);
 		pwring_run_item(io);
 		cond_resched();
@@ -408,6 +417,7 @@ void pwring_owner_shutdown(struct pwring_owner *ow)
 		list_del_init(&io->qnode);
 		io->wstate = 0;
 		io->ios->queued--;
+		ow->queued--;
 		queue_work(pwring_wq, &io->work);
 	}
 	spin_unlock_irq(&ow->lock);

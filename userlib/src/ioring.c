@@ -25,7 +25,7 @@
  * requests in threads of this process, so that they are done as we would do
  * them (credentials, rlimits, cgroups, namespaces, I/O accounting). The
  * first successful setup on a file asks for a worker handle and starts one
- * thread on it; the kernel asks for more (PWRING_WORK_SPAWN) before one
+ * thread on it; the kernel asks for more (a positive count) before one
  * would be missing, and lets idle ones go. Workers block every signal, run
  * nothing but the WORK ioctl, and have small stacks. Without them (a module
  * that does not know the ioctl) the ring's enter runs those steps itself.
@@ -145,9 +145,12 @@ static void *worker_main(void *arg)
 	for (;;) {
 		ret = ioctl(handle, PWRING_IOC_WORK, why);
 		why = PWRING_WORK_AGAIN;
-		if (ret == PWRING_WORK_SPAWN) {
-			if (worker_spawn(handle))
-				why = PWRING_WORK_NO_SPAWN;
+		if (ret >= (int)PWRING_WORK_SPAWN) {
+			while (ret-- > 0)
+				if (worker_spawn(handle)) {
+					why = PWRING_WORK_NO_SPAWN;
+					break;
+				}
 			continue;
 		}
 		if (ret < 0 && errno == EINTR)
