@@ -19,7 +19,7 @@ KVERS     = $(patsubst /usr/src/linux-headers-%,%,$(KDIRS))
 
 .PHONY: all deps module lib selftests examples host-tests check demo vm-run \
 	install clean debug-kernel bench
-all: module lib selftests examples
+all: module lib selftests examples fuzz-bin
 
 # Missing Debian packages install themselves the first time they are needed.
 deps:
@@ -30,6 +30,7 @@ include $(TOP)/userlib/build.mk
 include $(TOP)/selftests/build.mk
 include $(TOP)/tests/host/build.mk
 include $(TOP)/bench/build.mk
+include $(TOP)/tests/fuzz/build.mk
 
 debug-kernel: deps
 	@$(TOP)/scripts/debug-kernel
