@@ -85,6 +85,8 @@ struct shared {
 static struct shared *sh;
 static uint64_t g_seed;
 static int g_verbose;
+static unsigned g_off;	/* -x: scenarios switched off, to narrow a failure down */
+#define OFF(bit) (g_off & (1u << (bit)))
 
 struct thr;
 static __thread struct thr *cur;
@@ -803,7 +805,7 @@ static bool session_open(struct session *s)
 				  (unsigned long long)r->info.centries,
 				  (unsigned long long)r->info.id);
 	}
-	if (s->nrings && chance(50)) {
+	if (s->nrings && chance(50) && !OFF(9)) {
 		s->handle = ioctl(s->fd, PWRING_IOC_WORKER);
 		op_done();
 		if (s->handle >= 0)
@@ -1111,14 +1113,20 @@ static void ring_session(void)
 		} else if (what < 80) {
 			stir();
 		} else if (what < 84) {
-			hostile_ctrl(r);
+			if (!OFF(0))
+				hostile_ctrl(r);
 		} else if (what < 87) {
-			hurt_mapping(r);
+			if (!OFF(1))
+				hurt_mapping(r);
 		} else if (what < 89) {
-			fork_probe(s);
+			if (!OFF(2))
+				fork_probe(s);
 		} else if (what < 91) {
-			race_enter_teardown(s, r);
+			if (!OFF(3))
+				race_enter_teardown(s, r);
 		} else if (what < 93) {
+			if (OFF(4))
+				continue;
 			/* a teardown: EBUSY while anything is in flight */
 			int ret = raw_teardown(s->fd, r->id), err = errno;
 
@@ -1132,7 +1140,7 @@ static void ring_session(void)
 			}
 		} else if (what < 95) {
 			/* the volatile buffer goes while requests use it */
-			if (s->vol) {
+			if (s->vol && !OFF(5)) {
 				/* unmapped, then a PROT_NONE placeholder: the address is never reused */
 				munmap(s->vol, 2 * PAGE);
 				mmap(s->vol, 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
@@ -1143,19 +1151,19 @@ static void ring_session(void)
 			/* just closed: a descriptor some SQE names goes now */
 			int *fd = chance(50) ? &cur->pipe_r : &cur->file;
 
-			if (*fd >= 0) {
+			if (*fd >= 0 && !OFF(6)) {
 				cur->closed_fd = *fd;
 				close_fd(fd);
 			}
 		} else if (what < 97) {
 			/* dup2 over the device descriptor itself: a close with requests in flight */
-			if (cur->zero >= 0 && dup2(cur->zero, s->fd) >= 0) {
+			if (!OFF(7) && cur->zero >= 0 && dup2(cur->zero, s->fd) >= 0) {
 				session_closed(s);
 				break;
 			}
 		} else {
 			/* dup2 over a descriptor requests use */
-			if (cur->zero >= 0 && cur->pipe_w >= 0)
+			if (!OFF(8) && cur->zero >= 0 && cur->pipe_w >= 0)
 				dup2(cur->zero, cur->pipe_w);
 		}
 	}
@@ -1327,7 +1335,7 @@ static void *thread_main(void *p)
 	while (!stopping()) {
 		unsigned what = (unsigned)below(100);
 
-		if (what < 80)
+		if (what < 80 || OFF(10))
 			ring_session();
 		else if (what < 90)
 			hostile_setup();
@@ -1398,15 +1406,16 @@ int main(int argc, char **argv)
 	bool seeded = false;
 	int opt, hung = 0;
 
-	while ((opt = getopt(argc, argv, "t:s:p:j:v")) != -1) {
+	while ((opt = getopt(argc, argv, "t:s:p:j:x:v")) != -1) {
 		switch (opt) {
 		case 't': seconds = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 's': g_seed = strtoull(optarg, NULL, 0); seeded = true; break;
 		case 'p': nprocs = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'j': nthreads = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'v': g_verbose = 1; break;
+		case 'x': g_off = (unsigned)strtoul(optarg, NULL, 0); break;
 		default:
-			fprintf(stderr, "usage: %s [-t SECONDS] [-s SEED] [-p PROCESSES] [-j THREADS]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-t SECONDS] [-s SEED] [-p PROCESSES] [-j THREADS] [-x OFFMASK]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -1442,7 +1451,7 @@ int main(int argc, char **argv)
 		if (now_ms() >= end)
 			break;
 		/* exit with everything in flight: a kill, a new process in its place */
-		if (splitmix(&sup) % 3 == 0 && pids[victim] > 0) {
+		if (splitmix(&sup) % 3 == 0 && pids[victim] > 0 && !OFF(11)) {
 			kill(pids[victim], SIGKILL);
 			waitpid(pids[victim], &status, 0);
 			atomic_fetch_add(&sh->ops, 1);
