@@ -445,6 +445,10 @@ static void gen_sqe(struct session *s, struct pwring_sqe *sqe, uint64_t tag)
 	sqe->data = tag;
 	sqe->arg0 = pick_fd(s->fd);
 	if (sqe->op == PWRING_OP_POLL) {
+		/* (see DEV_FD_MIN) not the device, nor a number from a register */
+		if (sqe->arg0 == (uint64_t)s->fd)
+			sqe->arg0 = (uint64_t)cur->pipe_r;
+		sqe->flags |= PWRING_REG_NONE << PWRING_LOAD0;
 		sqe->arg1 = chance(80) ? below(32) : rnd();
 	} else {
 		sqe->arg1 = pick_buf(s->vol, &count);
@@ -772,11 +776,33 @@ static void ring_map(struct ring *r)
 		   ~(PAGE - 1);
 }
 
+/*
+ * A POLL holds its file while it waits, and pwring's device has no poll of
+ * its own: a POLL on a device descriptor asking for neither READ nor WRITE
+ * waits until its timeout, keeping that device file open, so closing its
+ * descriptor is not its last close and cancels nothing (as with any file).
+ * So that "close cancels" holds in the model, device descriptors live at
+ * DEV_FD_MIN and up, where no random descriptor number of an SQE falls, and
+ * a POLL never names one (pick_fd, gen_sqe).
+ */
+#define DEV_FD_MIN 256
+
+static int open_device(void)
+{
+	int fd = open(PWRING_DEVICE_PATH, O_RDWR | O_CLOEXEC), high;
+
+	if (fd < 0)
+		return fd;
+	high = fcntl(fd, F_DUPFD_CLOEXEC, DEV_FD_MIN);
+	close(fd);
+	return high;
+}
+
 static bool session_open(struct session *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->handle = -1;
-	s->fd = open(PWRING_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	s->fd = open_device();
 	op_done();
 	if (s->fd < 0) {
 		violation("open %s: %s", PWRING_DEVICE_PATH, ename(errno));
@@ -1188,7 +1214,7 @@ static uint64_t hostile_entries(void)
 
 static void hostile_setup(void)
 {
-	int fd = open(PWRING_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	int fd = open_device();
 	struct { struct pwring_setup_args a; uint64_t tail[2]; } big;
 	struct pwring_ring_info *info = (void *)(cur->scratch + SCRATCH - PAGE);
 	uint64_t ringp, addr, se, ce, canary = rnd();
@@ -1269,7 +1295,7 @@ static void hostile_setup(void)
 
 static void random_ioctls(void)
 {
-	int fd = open(PWRING_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	int fd = open_device();
 
 	if (fd < 0)
 		return;
@@ -1473,6 +1499,15 @@ int main(int argc, char **argv)
 			cur = NULL;
 			violation("process %u did not finish within 120 s of the stop (a hang?)", i);
 			hung++;
+			{	/* where its threads are */
+				char cmd[256];
+
+				snprintf(cmd, sizeof(cmd),
+					 "for t in /proc/%d/task/*; do echo \"fuzz: task $t: syscall $(cut -d' ' -f1-3 $t/syscall) wchan $(cat $t/wchan)\"; sed 's/^/fuzz:   /' $t/stack; done",
+					 (int)pids[i]);
+				fflush(NULL);
+				(void)!system(cmd);
+			}
 			kill(pids[i], SIGKILL);
 			waitpid(pids[i], &status, 0);
 		} else if (pids[i] > 0 && r > 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
