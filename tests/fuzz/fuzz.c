@@ -558,6 +558,15 @@ static void reap(struct ring *r, bool all)
 	if (!r->mapped)
 		return;
 	tail = load_acq(&r->ctrl->ctail);
+	if (tail - r->reaped > r->info.centries) {
+		/* more CQEs than the CQ holds: an overflow, or fields we smashed */
+		if (r->precise)
+			violation("ring %llu: ctail %u is more than %llu ahead of chead %u",
+				  (unsigned long long)r->id, tail,
+				  (unsigned long long)r->info.centries, r->reaped);
+		r->precise = false;
+		r->reaped = tail - (uint32_t)r->info.centries;
+	}
 	while (r->reaped != tail && (all || n < 4 || chance(80))) {
 		struct pwring_cqe c = r->cq[r->reaped & r->info.cmask];
 
