@@ -112,6 +112,7 @@ struct thr {
 	bool have_timer;
 	char *scratch;		/* SCRATCH bytes, read/write */
 	char *ro;		/* one read-only page */
+	char *land;		/* PROT_NONE, LAND bytes: where mremap may try to move a ring */
 	/* descriptors this thread owns (-1: none) */
 	int pipe_r, pipe_w, sock_a, sock_b, efd, dirfd, pathfd, zero, file, closed_fd;
 };
@@ -276,6 +277,7 @@ static uint64_t pick_fd(int ring_fd)
  * mmap_min_addr, or in a PROT_NONE reservation kept for the process's life.
  */
 #define RESERVE (256 * PAGE)
+#define LAND (16 * PAGE)
 static char *reserve;
 
 static void *unmapped_addr(void)
@@ -1017,7 +1019,17 @@ static void hurt_mapping(struct ring *r)
 		}
 		break;
 	case 1:		/* move: refused */
-		p = mremap(r->ctrl, r->bytes, r->bytes, MREMAP_MAYMOVE | MREMAP_FIXED, free_hole());
+		/*
+		 * MREMAP_FIXED unmaps its target before it finds out: the target
+		 * is our own landing zone (a hole could be another thread's by now),
+		 * whose unmapped part is reserved again afterwards.
+		 */
+		if (!cur->land || r->bytes > LAND)
+			break;
+		p = mremap(r->ctrl, r->bytes, r->bytes, MREMAP_MAYMOVE | MREMAP_FIXED, cur->land);
+		if (mmap(cur->land, r->bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			 MAP_FIXED_NOREPLACE, -1, 0) != cur->land)
+			cur->land = NULL;	/* taken meanwhile (or the ring is there) */
 		if (p != MAP_FAILED) {
 			violation("mremap moved a ring mapping");
 			r->info.ctrl = (uint64_t)(uintptr_t)p;
@@ -1359,6 +1371,9 @@ static void *thread_main(void *p)
 	thread_timer();
 	cur->scratch = guarded(SCRATCH);
 	cur->ro = guarded(PAGE);
+	cur->land = mmap(NULL, LAND, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (cur->land == MAP_FAILED)
+		cur->land = NULL;
 	if (cur->ro)
 		mprotect(cur->ro, PAGE, PROT_READ);
 	if (!cur->scratch || !cur->ro) {
