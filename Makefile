@@ -19,7 +19,7 @@ KVERS     = $(patsubst /usr/src/linux-headers-%,%,$(KDIRS))
 
 .PHONY: all deps module lib selftests examples host-tests check demo vm-run \
 	install clean debug-kernel bench lint pkg-check deb dkms-check dkms-install
-all: module lib selftests examples stuckdev
+all: module lib selftests examples stuckdev fuzz-bin
 
 # Missing Debian packages install themselves the first time they are needed.
 deps:
@@ -32,6 +32,7 @@ include $(TOP)/tests/host/build.mk
 include $(TOP)/tests/stuckdev/build.mk
 include $(TOP)/bench/build.mk
 include $(TOP)/man/build.mk
+include $(TOP)/tests/fuzz/build.mk
 
 debug-kernel: deps
 	@$(TOP)/scripts/debug-kernel

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * mapping: the ring's user mapping. It cannot be grown or moved with mremap,
- * is not inherited by fork, may be unmapped by the user (teardown still
+ * is not inherited by fork (not even after MADV_DOFORK), may be unmapped by the user (teardown still
  * works), and teardown never unmaps what the user mapped there afterwards.
  */
 #include "common.h"
@@ -51,12 +51,18 @@ static void test_mremap(void)
 	EXPECT_EQ(ioring_teardown(ring.id), 0, "teardown");
 }
 
-/* 3 tests */
+/* 4 tests */
 static void test_fork(void)
 {
 	ioring_t ring = setup_or_bail();
+	int ret;
 
 	ioring_reg_store(&ring, 0, 77);
+	ret = madvise(ring.ctrl, ring_bytes(4, 4), MADV_DOFORK);
+	if (ret && errno == ENOSYS)	/* the debug kernel has no madvise */
+		tap_skip("no madvise(2) in this kernel", "madvise(MADV_DOFORK) on the ring");
+	else
+		EXPECT_ERRNO(ret, EINVAL, "madvise(MADV_DOFORK) cannot make the ring inheritable");
 	expect_segv(ring.ctrl, "in a forked child, the ring");
 	tap_ok(ioring_reg_load(&ring, 0) == 77 && nop_works(&ring, 2),
 	       "the parent's ring is unaffected by the child");
@@ -106,7 +112,7 @@ static void test_user_munmap(void)
 int main(void)
 {
 	require_device();
-	tap_plan(5 + 3 + 10);
+	tap_plan(5 + 4 + 10);
 	test_mremap();
 	test_fork();
 	test_user_munmap();

@@ -93,6 +93,9 @@ struct kapi_ios {
 
 int pwring_mmap_ring(struct kapi_file *kf, struct vm_area_struct *vma);
 
+/* access.c: the `disabled` and `group` parameters */
+bool pwring_may_setup(void);
+
 /* owner.c */
 struct pwring_owner *pwring_owner_create(void);
 struct pwring_table *pwring_owner_table(struct pwring_owner *ow);

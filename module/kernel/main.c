@@ -86,6 +86,9 @@ static long pwring_ioctl_struct(struct kapi_file *kf, unsigned int nr,
 	} a;
 	int ret;
 
+	/* The administrator may refuse setup to some or all (access.c). */
+	if (nr == PWRING_IOC_NR_SETUP && !pwring_may_setup())
+		return -EPERM;
 	/* A ring belongs to the process that set it up: nobody else may touch it. */
 	if (nr == PWRING_IOC_NR_SETUP)
 		ret = pwring_owner_claim(kf->owner);

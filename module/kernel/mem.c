@@ -144,10 +144,15 @@ int pwring_mmap_ring(struct kapi_file *kf, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (vma->vm_pgoff || vma_pages(vma) != m->nr)
 		return -EINVAL;
+	/*
+	 * VM_IO too: without it, madvise(MADV_DOFORK) clears VM_DONTCOPY and
+	 * a fork inherits the ring (found by tests/fuzz). The ring is reached
+	 * by address (copies), never pinned, so refusing GUP costs nothing.
+	 */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
-	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTCOPY | VM_DONTDUMP);
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTCOPY | VM_DONTDUMP | VM_IO);
 #else
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTCOPY | VM_DONTDUMP;
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTCOPY | VM_DONTDUMP | VM_IO;
 #endif
 	vma->vm_ops = &pwring_vm_ops;
 	vma->vm_private_data = m;
