@@ -230,7 +230,6 @@ HELPER void *raw_worker_main(void *arg)
 		}
 	}
 }
-}
 
 /*
  * After raw_setup(): lends the file one worker, which asks for more.
