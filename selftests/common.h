@@ -219,15 +219,13 @@ HELPER void *raw_worker_main(void *arg)
 			continue;
 		if (ret <= 0)
 			return NULL;	/* retired, or the file is gone */
-		for (; ret > 0; ret--) {	/* start that many more workers */
-			pthread_t th;
+		/* Asked for more workers: one is enough here (the kernel asks again). */
+		pthread_t th;
 
-			if (pthread_create(&th, NULL, raw_worker_main, arg)) {
-				why = PWRING_WORK_NO_SPAWN;
-				break;
-			}
+		if (pthread_create(&th, NULL, raw_worker_main, arg))
+			why = PWRING_WORK_NO_SPAWN;
+		else
 			pthread_detach(th);
-		}
 	}
 }
 
