@@ -340,6 +340,26 @@ void kapi_mdl_release(struct kapi_io *io)
 	io->len = 0;
 }
 
+/* After a transfer, what read(2) and write(2) do: fsnotify, and /proc/<pid>/io. */
+static void kapi_transferred(struct file *f, int write, ssize_t ret, bool notify)
+{
+	if (ret > 0 && notify) {
+		if (write)
+			fsnotify_modify(f);
+		else
+			fsnotify_access(f);
+	}
+	if (write) {
+		if (ret > 0)
+			add_wchar(current, ret);
+		inc_syscw(current);
+	} else {
+		if (ret > 0)
+			add_rchar(current, ret);
+		inc_syscr(current);
+	}
+}
+
 /*
  * A non-blocking attempt on a file that honours IOCB_NOWAIT without saying
  * so (FMODE_NOWAIT): what vfs_iter_read/write do, with our own kiocb.
@@ -387,20 +407,7 @@ static ssize_t kapi_rw_user(struct kapi_io *io, struct file *f, int write,
 	ret = write ? f->f_op->write(f, buf, count, ppos) : f->f_op->read(f, buf, count, ppos);
 	if (write)
 		file_end_write(f);
-	if (ret > 0) {
-		if (write)
-			fsnotify_modify(f);
-		else
-			fsnotify_access(f);
-		if (write)
-			add_wchar(current, ret);
-		else
-			add_rchar(current, ret);
-	}
-	if (write)
-		inc_syscw(current);
-	else
-		inc_syscr(current);
+	kapi_transferred(f, write, ret, true);
 	return ret;
 }
 
@@ -435,17 +442,8 @@ static ssize_t kapi_rw_iter(struct kapi_io *io, struct file *f, int write,
 	} else {
 		ret = vfs_iter_read(f, &it, ppos, nowait ? RWF_NOWAIT : 0);
 	}
-	/* What read(2) and write(2) count in /proc/<pid>/io. */
-	if (ret > 0) {
-		if (write)
-			add_wchar(current, ret);
-		else
-			add_rchar(current, ret);
-	}
-	if (write)
-		inc_syscw(current);
-	else
-		inc_syscr(current);
+	/* vfs_iter_*() and kapi_iter_nowait() did fsnotify. */
+	kapi_transferred(f, write, ret, false);
 	return ret;
 }
 
@@ -586,19 +584,7 @@ long kapi_rw_direct(struct kapi_io *io, struct file *f, int write, long long off
 /* Task context, once the result is known: what read(2)/write(2) do after a transfer. */
 void kapi_rw_direct_end(struct kapi_io *io, struct file *f, int write, long result)
 {
-	if (result > 0) {
-		if (write) {
-			fsnotify_modify(f);
-			add_wchar(current, result);
-		} else {
-			fsnotify_access(f);
-			add_rchar(current, result);
-		}
-	}
-	if (write)
-		inc_syscw(current);
-	else
-		inc_syscr(current);
+	kapi_transferred(f, write, result, true);
 }
 
 /* The page we waited for is unlocked (any context): the read can go on. */
@@ -631,11 +617,8 @@ long kapi_rw_waitq(struct kapi_io *io, struct file *f, long long offset, unsigne
 		return ret;
 	iov_iter_ubuf(&it, ITER_DEST, (void __user *)(io->uaddr + skip), io->len - skip);
 	ret = f->f_op->read_iter(&kiocb, &it);
-	if (ret > 0) {
-		fsnotify_access(f);
-		add_rchar(current, ret);
-	}
-	inc_syscr(current);
+	if (ret != -EIOCBQUEUED)
+		kapi_transferred(f, 0, ret, true);
 	if (ret == -EIOCBQUEUED)
 		return ret;	/* io->wpq is on the page's wait queue */
 	return kapi_rw_result(ret, 1);
