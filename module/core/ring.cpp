@@ -438,15 +438,6 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 		defer(irp);
 		return nullptr;
 	}
-	/*
-	 * Interrupt context completes one request, no more: there a successor
-	 * is dispatched only if that just starts its timer; one that would
-	 * complete at once waits for task context.
-	 */
-	if (ctx == Ctx::Async && PW_UNLIKELY(!starts_a_timer(irp, op)) && kapi_in_atomic()) {
-		defer(irp);
-		return nullptr;
-	}
 	/* Most SQEs load nothing: one test instead of five. */
 	if ((irp.sqe.flags & kLoadSpecs) != kLoadSpecs)
 		load_registers(irp);
@@ -474,13 +465,6 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 		return nullptr;
 	irp.issuing.store_relaxed(0);
 	return finish(irp, ctx);
-}
-
-/* A NOP with a finite timeout: dispatching it only starts its hrtimer. */
-bool Ring::starts_a_timer(const Irp &irp, const OpDef *op) const
-{
-	return op && op->timeout_only && irp.sqe.timeout != 0 &&
-	       !(irp.sqe.flags & PWRING_FLAGS_RESERVED) && !dying_.load_relaxed();
 }
 
 /* Fills CQ position `pos`; the user sees it once published. */

@@ -82,7 +82,6 @@ private:
 	enum class Ctx : u8 { Task, Async };
 	void run(Irp *irp, Ctx ctx);
 	Irp *dispatch(Irp &irp, Ctx ctx);
-	bool starts_a_timer(const Irp &irp, const struct OpDef *op) const;
 	void defer(Irp &irp);
 	/* Dispatches the deferred successors; false when there were none. */
 	bool drain_deferred()
