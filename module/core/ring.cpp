@@ -369,6 +369,21 @@ void Ring::defer(Irp &irp)
 		irp.free_next = head;
 	} while (!deferred_.cas(head, &irp));
 	kapi_wake(waitq_);
+	/*
+	 * A shutdown that raced with us may have drained the list already, and
+	 * no enter will come: on a dying ring, dispatch (which only cancels)
+	 * here. One of the two sees the other's write (full barriers on both
+	 * sides); the exchange gives each packet to one of them.
+	 */
+	kapi_mb();
+	if (PW_UNLIKELY(dying_.load_relaxed())) {
+		Irp *fifo = in_push_order<&Irp::free_next>(deferred_.exchange(nullptr));
+		while (fifo) {
+			Irp *next = fifo->free_next;
+			run(fifo, Ctx::Async);
+			fifo = next;
+		}
+	}
 }
 
 bool Ring::dispatch_deferred()
