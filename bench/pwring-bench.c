@@ -80,7 +80,7 @@ static struct {
 	bool quick, machine, verbose, storage;
 	int reps;
 	double budget_ms;
-	const char *csv, *detail, *only, *dir, *label;
+	const char *csv, *detail, *only, *dir, *label, *method;
 	const char *nullb, *nvme, *ext4_dir;
 	long pp_samples, t100_samples, t1ms_samples;
 	size_t read_file, chain_bytes;
@@ -112,6 +112,7 @@ static void usage(FILE *f)
 		"  --ext4-dir DIR   where buffered_randread4k_cold_qd32 puts its file (ext4\n"
 		"                   on a real device; the run drops the page cache: root)\n"
 		"  --machine        also print @@BENCH lines for scripts/bench\n"
+		"  --method NAME    run only NAME (pwring, io_uring or syscalls), e.g. under perf\n"
 		"  -v, --verbose    progress on stderr\n"
 		"  -h, --help       this text\n");
 }
@@ -2116,6 +2117,8 @@ static bool selected(const struct bench *b)
 
 static bool method_in(const struct bench *b, int m)
 {
+	if (opt.method && strcmp(opt.method, meth_name[m]))
+		return false;
 	return have[m] && rows[b->row[0]].has[m] && !rows[b->row[0]].failed[m];
 }
 
@@ -2489,7 +2492,8 @@ int main(int argc, char **argv)
 		{"machine", no_argument, NULL, 'm'},	  {"verbose", no_argument, NULL, 'v'},
 		{"storage", no_argument, NULL, 'S'},	  {"nullb", required_argument, NULL, 'N'},
 		{"nvme", required_argument, NULL, 'V'},	  {"ext4-dir", required_argument, NULL, 'E'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+		{"method", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int c, reps = -1;
 	double budget = -1;
@@ -2510,6 +2514,7 @@ int main(int argc, char **argv)
 		case 'N': opt.nullb = optarg; break;
 		case 'V': opt.nvme = optarg; break;
 		case 'E': opt.ext4_dir = optarg; break;
+		case 'M': opt.method = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -92,6 +92,15 @@ void kapi_reap_later(struct kapi_ios *ios);
  */
 int kapi_work_pending(struct kapi_ios *ios);
 void kapi_work_run(struct kapi_ios *ios);
+/*
+ * Enter, around a batch of submissions: the block layer holds the requests
+ * of the calling thread and issues them together at kapi_plug_finish() (as
+ * io_uring plugs its submit loop); `nr` is how many may follow. One plug per
+ * ring at a time (enter is single-threaded per ring); nothing may wait in
+ * between.
+ */
+void kapi_plug_start(struct kapi_ios *ios, unsigned int nr);
+void kapi_plug_finish(struct kapi_ios *ios);
 /* A fatal signal is pending for the calling thread. */
 int kapi_fatal_signal_pending(void);
 

@@ -148,7 +148,11 @@ bool Ring::admit() const
 	return admitted_ - shared_load_acquire(&ctrl_->chead) < centries_;
 }
 
-/* Open while enter waits; closing runs what came in meanwhile. */
+/*
+ * Open for the whole of enter: wakeups and device completions that come while
+ * the submitter is in its own enter (submitting or waiting) are its to run,
+ * not a worker's (a context switch each). Closing runs what came in meanwhile.
+ */
 class Ring::ReadyWindow {
 public:
 	explicit ReadyWindow(Ring &r) : r_(r) { r_.ready_.store_release(nullptr); }
@@ -160,8 +164,35 @@ private:
 	Ring &r_;
 };
 
+/*
+ * A batch of submissions is plugged: the block layer issues its direct I/O
+ * together (one tag allocation, one queue run) when the batch ends. Ended
+ * before enter runs completions or waits.
+ */
+class Ring::SubmitPlug {
+public:
+	SubmitPlug(kapi_ios *ios, u32 n) : ios_(n > 1 ? ios : nullptr)
+	{
+		if (ios_)
+			kapi_plug_start(ios_, n);
+	}
+	~SubmitPlug() { finish(); }
+	void finish()
+	{
+		if (ios_)
+			kapi_plug_finish(ios_);
+		ios_ = nullptr;
+	}
+	SubmitPlug(const SubmitPlug &) = delete;
+	SubmitPlug &operator=(const SubmitPlug &) = delete;
+
+private:
+	kapi_ios *ios_;
+};
+
 Result<u32> Ring::enter(u64 amount, u64 wait)
 {
+	ReadyWindow window(*this);
 	drain_deferred();
 	run_work();
 
@@ -173,12 +204,13 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	u32 consumed = 0;
 	s32 stop = 0;	/* why consuming stopped early: EBUSY (admission) or ENOMEM */
 	Irp *head = nullptr, *tail = nullptr;
+	SubmitPlug plug(pool_.ios(), want);
 	while (consumed < want) {
 		/* A fatal signal ends the call between SQEs; a long batch yields. */
 		if (PW_UNLIKELY(consumed % kResched == kResched - 1)) {
 			if (kapi_fatal_signal_pending())
 				break;
-			kapi_cond_resched();
+			kapi_cond_resched();	/* also issues what the plug held */
 		}
 		if (!admit()) {
 			stop = err::EBUSY;
@@ -207,6 +239,7 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	}
 	shared_store_release(&ctrl_->shead, sq_head_);
 	run(head, Ctx::Task);	/* a chain also ends with the batch */
+	plug.finish();
 	flush_batch();
 
 	/* Blocked by admission with a wait, the submitter waits for room instead. */
@@ -244,12 +277,14 @@ int Ring::wait_cond(void *arg)
 }
 
 /*
- * A poll wakeup while a thread waits in enter goes to that thread, as
- * io_uring runs it as task work: the retry then costs one wakeup instead of
- * a worker's and then the waiter's. The list is open (not ready_closed())
- * only while a thread waits; enter closes it before it returns and runs
- * what it finds, so nothing is ever left on a closed list. A packet is
+ * A wakeup while a thread is in enter goes to that thread, as io_uring runs
+ * it as task work: the retry then costs at most one wakeup instead of a
+ * worker's and then the waiter's. The list is open (not ready_closed())
+ * only while a thread is in enter; enter closes it before it returns and
+ * runs what it finds, so nothing is ever left on a closed list. A packet is
  * listed once (on_ready) however often it is woken before the waiter runs.
+ * Only the first entry of a list wakes the waiter: until it takes the list,
+ * later ones are on it already.
  */
 void Ring::poll_woken(Irp &irp, bool sync)
 {
@@ -265,6 +300,8 @@ void Ring::poll_woken(Irp &irp, bool sync)
 			irp.ready_next = head;
 		} while (!ready_.cas(head, &irp));
 		if (head != ready_closed()) {
+			if (head)
+				return;
 			/* A sync wakeup (a pipe's writer) passes its hint on. */
 			if (sync)
 				kapi_wake_sync(waitq_);
@@ -300,7 +337,6 @@ bool Ring::run_ready(Irp *then)
 int Ring::wait_and_run(u64 wait)
 {
 	WaitArgs w{this, wait};
-	ReadyWindow window(*this);
 	for (;;) {
 		const int r = kapi_wait_interruptible(waitq_, wait_cond, &w);
 		bool ran = run_ready(nullptr);

@@ -99,6 +99,7 @@ private:
 	bool run_ready(Irp *then);
 	int wait_and_run(u64 wait);
 	class ReadyWindow;
+	class SubmitPlug;
 	void load_registers(Irp &irp) const;
 	Irp *finish(Irp &irp, Ctx ctx);
 	/* Inlined into finish(): specialised for each context, one call less per request. */

@@ -3,6 +3,7 @@
 #ifndef PWRING_GLUE_H
 #define PWRING_GLUE_H
 
+#include <linux/blkdev.h>
 #include <linux/fs.h>
 #include <linux/hrtimer.h>
 #include <linux/mm_types.h>
@@ -88,6 +89,7 @@ struct kapi_ios {
 	struct work_struct reap;	/* frees the ring once its last request completed */
 	void *ring;
 	unsigned int count;
+	struct blk_plug plug;		/* enter's, while it submits a batch */
 	struct kapi_io *chunk[];
 };
 

@@ -120,6 +120,23 @@ void kapi_reap_later(struct kapi_ios *ios)
 	queue_work(pwring_wq, &ios->reap);
 }
 
+void kapi_plug_start(struct kapi_ios *ios, unsigned int nr)
+{
+	blk_start_plug(&ios->plug);
+	/*
+	 * What blk_start_plug_nr_ios() (not exported) adds: the block layer
+	 * allocates that many requests at once for the first of them (at most
+	 * 32, the block layer's own bound). Not when a plug was there already.
+	 */
+	if (current->plug == &ios->plug)
+		ios->plug.nr_ios = min(nr, 32U);
+}
+
+void kapi_plug_finish(struct kapi_ios *ios)
+{
+	blk_finish_plug(&ios->plug);
+}
+
 /*
  * A blocking call (a 6.1 pipe after poll said "ready", a tty, a file without
  * non-blocking support) can wait forever once another reader took the data.

@@ -52,6 +52,7 @@ thread_local int t_work;		/* inside a work item (kernel worker) */
 thread_local int t_locks_held;		/* spinlocks held (interrupts off) */
 thread_local const void *t_cur_timer;	/* the timer whose callback runs here */
 thread_local const void *t_cur_work;	/* the work item running here */
+thread_local struct kapi_ios *t_plug;	/* the plug this thread holds (kapi_plug_start) */
 thread_local int t_blocking;		/* inside kapi_block_begin/end */
 thread_local std::atomic<bool> t_notify;	/* TIF_NOTIFY_SIGNAL of this worker */
 
@@ -122,7 +123,7 @@ bool alloc_should_fail()
 
 /* ---- Hooks ---- */
 std::mutex g_hmu;
-std::function<void(kapi_io *)> g_hooks[4];
+std::function<void(kapi_io *)> g_hooks[5];
 
 void call_hook(fake::Hook h, kapi_io *io)
 {
@@ -484,6 +485,8 @@ extern "C" void kapi_waitq_destroy(struct kapi_waitq *w)
 extern "C" int kapi_wait_interruptible(struct kapi_waitq *w, kapi_cond_fn cond, void *arg)
 {
 	might_sleep("kapi_wait_interruptible");
+	if (t_plug)
+		die("waiting with a plug held: its requests would wait for the sleep");
 	return do_wait(w, cond, arg, true);
 }
 
@@ -1283,6 +1286,7 @@ struct DeviceReq {
 	file *f;
 	bool write;
 	bool nowait;
+	bool plugged;	/* held by the submitter's plug: the device has not seen it */
 	long long offset;
 	unsigned char *buf;
 	size_t n;
@@ -1291,12 +1295,14 @@ std::mutex g_devmu;
 std::deque<DeviceReq> g_dev;
 std::atomic<int> g_dev_eagain_submit{0}, g_dev_eagain_late{0};
 std::atomic<long> g_direct_end{0};
+std::atomic<long> g_plugs{0}, g_plugged_submits{0};
 } // namespace
 
 extern "C" long kapi_rw_direct(struct kapi_io *io, struct file *f, int write, long long offset,
 			      unsigned long skip, int nowait)
 {
 	might_sleep("kapi_rw_direct");
+	call_hook(fake::Hook::DirectSubmit, io);
 	if (!nowait && !t_work)
 		die("a blocking direct submission outside a work item (enter must not wait for tags)");
 	if (!(f->caps.load() & fake::kDirect))
@@ -1311,7 +1317,10 @@ extern "C" long kapi_rw_direct(struct kapi_io *io, struct file *f, int write, lo
 	if (nowait && g_dev_eagain_submit.load() > 0 && g_dev_eagain_submit-- > 0)
 		return -kEAGAIN;
 	std::lock_guard<std::mutex> g(g_devmu);
-	g_dev.push_back(DeviceReq{io, f, write != 0, nowait != 0, offset + (long long)skip,
+	if (t_plug)
+		g_plugged_submits++;
+	g_dev.push_back(DeviceReq{io, f, write != 0, nowait != 0, t_plug != nullptr,
+				  offset + (long long)skip,
 				  io->mdl_kaddr ? io->mdl_kaddr + skip : nullptr, io->mdl_len - skip});
 	return -529;	/* -EIOCBQUEUED */
 }
@@ -1339,8 +1348,8 @@ size_t fake::device_complete(size_t max)
 		DeviceReq r;
 		{
 			std::lock_guard<std::mutex> g(g_devmu);
-			if (g_dev.empty())
-				break;
+			if (g_dev.empty() || g_dev.front().plugged)
+				break;	/* a plugged request has not reached the device */
 			r = g_dev.front();
 			g_dev.pop_front();
 		}
@@ -1355,6 +1364,38 @@ size_t fake::device_complete(size_t max)
 		done++;
 	}
 	return done;
+}
+
+extern "C" void kapi_plug_start(struct kapi_ios *ios, unsigned int nr)
+{
+	need_task("kapi_plug_start");
+	if (t_plug)
+		die("kapi_plug_start: this thread holds a plug already");
+	if (nr < 2)
+		die("kapi_plug_start for %u submissions: nothing to batch", nr);
+	t_plug = ios;
+	g_plugs++;
+}
+
+/* The plug's requests reach the device, in submission order. */
+extern "C" void kapi_plug_finish(struct kapi_ios *ios)
+{
+	if (t_plug != ios)
+		die("kapi_plug_finish without its kapi_plug_start");
+	t_plug = nullptr;
+	std::lock_guard<std::mutex> g(g_devmu);
+	for (DeviceReq &r : g_dev)
+		r.plugged = false;
+}
+
+long fake::plugs()
+{
+	return g_plugs.load();
+}
+
+long fake::plugged_submits()
+{
+	return g_plugged_submits.load();
 }
 
 void fake::device_eagain_at_submit(int n)
@@ -1667,6 +1708,8 @@ void reset()
 	g_dev_eagain_submit = 0;
 	g_dev_eagain_late = 0;
 	g_direct_end = 0;
+	g_plugs = 0;
+	g_plugged_submits = 0;
 	{
 		std::lock_guard<std::mutex> g(g_pgmu);
 		if (!g_page_waits.empty())

@@ -273,6 +273,13 @@ void device_eagain_at_submit(int n);
 void device_eagain_late(int n);
 long direct_end_calls();	/* kapi_rw_direct_end() */
 /*
+ * kapi_plug_start() calls, and direct submissions made under a plug. A
+ * plugged request reaches the device (device_complete() sees it) only at
+ * kapi_plug_finish().
+ */
+long plugs();
+long plugged_submits();
+/*
  * A kWaitq file that is uncached queues page waits (kapi_rw_waitq:
  * -EIOCBQUEUED). pages_arrive(fd): its pages are read in (it becomes
  * cached) and every waiter is woken, in atomic context, as unlock_page()
@@ -342,6 +349,7 @@ enum class Hook {
 	PollMask,	/* kapi_poll_mask(): on entry */
 	Rw,		/* kapi_rw(): on entry */
 	MdlRelease,	/* kapi_mdl_release(): on entry */
+	DirectSubmit,	/* kapi_rw_direct(): on entry */
 };
 /*
  * fn(io) runs in the caller's context (see context()) each time until

@@ -500,7 +500,10 @@ TEST_F(Rw, WriteWithoutReadersIsEpipe)
 	EXPECT_EQ(r.cqe_at(1).error, EPIPE);
 }
 
-/* A WRITE of the ring wakes a READ of the same ring waiting on the pipe. */
+/*
+ * A WRITE of the ring wakes a READ of the same ring waiting on the pipe: the
+ * wakeup comes while enter runs, so that enter completes the READ too.
+ */
 TEST_F(Rw, WriteWakesAReadOfTheSameRing)
 {
 	URing r = ring(4, 4);
@@ -511,10 +514,9 @@ TEST_F(Rw, WriteWakesAReadOfTheSameRing)
 	ASSERT_EQ(enter(0, 1, 0), 1);
 	r.push(write_sqe(2, p_[1], msg, 4));
 	ASSERT_EQ(enter(0, 1, 0), 1);
-	ASSERT_EQ(r.ctail(), 1u);	/* the WRITE */
-	EXPECT_EQ(r.cqe_at(0).data, 2u);
-	EXPECT_EQ(fake::run_work(), 1);
 	ASSERT_EQ(r.ctail(), 2u);
+	EXPECT_EQ(r.cqe_at(0).data, 2u);	/* the WRITE first */
+	EXPECT_EQ(fake::work_queued(), 0);
 	EXPECT_EQ(r.cqe_at(1).data, 1u);
 	EXPECT_EQ(r.cqe_at(1).result, 4u);
 	EXPECT_EQ(str(buf, 4), "ping");

@@ -70,6 +70,70 @@ TEST_F(Direct, ThirtyTwoReadsAreInFlightTogether)
 	EXPECT_EQ(teardown(0), 0);
 }
 
+/*
+ * A batch is plugged: the device sees none of it until the whole batch has
+ * been submitted, and all of it before enter returns; a single SQE is not
+ * plugged.
+ */
+TEST_F(Direct, ABatchReachesTheDeviceTogether)
+{
+	URing r = ring(8, 8);
+	static char bufs[4][512];
+	size_t seen_during_batch = ~size_t(0);
+	ScopedHook h(fake::Hook::DirectSubmit, [&](kapi_io *) {
+		if (fake::plugged_submits() == 3)
+			seen_during_batch = fake::device_complete();
+	});
+	for (u64 i = 0; i < 4; i++)
+		r.push(dread(i, disk_, bufs[i], 512, int64_t(i) * 512));
+	ASSERT_EQ(enter(0, 4, 0), 4);
+	EXPECT_EQ(seen_during_batch, 0u);
+	EXPECT_EQ(fake::plugs(), 1);
+	EXPECT_EQ(fake::plugged_submits(), 4);
+	EXPECT_EQ(fake::device_complete(), 4u);
+	fake::run_work();
+	ASSERT_EQ(r.ctail(), 4u);
+
+	r.push(dread(9, disk_, bufs[0], 512, 0));
+	ASSERT_EQ(enter(0, 1, 0), 1);
+	EXPECT_EQ(fake::plugs(), 1);
+	EXPECT_EQ(fake::plugged_submits(), 4);
+	EXPECT_EQ(fake::device_complete(), 1u);
+	fake::run_work();
+	EXPECT_EQ(r.ctail(), 5u);
+	EXPECT_EQ(teardown(0), 0);
+}
+
+/*
+ * The device completes an earlier request while enter submits the next
+ * batch: enter finishes it itself before it returns, without a worker.
+ */
+TEST_F(Direct, CompletionDuringASubmissionIsEntersOwn)
+{
+	URing r = ring(8, 8);
+	static char bufs[3][512];
+	r.push(dread(0, disk_, bufs[0], 512, 0));
+	ASSERT_EQ(enter(0, 1, 0), 1);
+	ASSERT_EQ(fake::device_pending(), 1u);
+	size_t completed = 0;
+	ScopedHook h(fake::Hook::DirectSubmit, [&](kapi_io *) {
+		if (!completed)
+			completed = fake::device_complete();	/* the earlier READ */
+	});
+	r.push(dread(1, disk_, bufs[1], 512, 512));
+	r.push(dread(2, disk_, bufs[2], 512, 1024));
+	ASSERT_EQ(enter(0, 2, 0), 2);
+	EXPECT_EQ(completed, 1u);
+	ASSERT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(r.cqe_at(0).data, 0u);
+	EXPECT_EQ(r.cqe_at(0).result, 512u);
+	EXPECT_EQ(fake::work_queued(), 0);
+	EXPECT_EQ(fake::device_complete(), 2u);
+	fake::run_work();
+	EXPECT_EQ(r.ctail(), 3u);
+	EXPECT_EQ(teardown(0), 0);
+}
+
 TEST_F(Direct, CompletionGoesToTheThreadWaitingInEnter)
 {
 	URing r = ring(4, 4);

@@ -96,9 +96,9 @@ Issue poll_issue(Irp &irp)
 		irp.err = irp.cancelled_error();
 		return Issue::Done;
 	}
-	/* A wakeup between the poll and the arm found nothing to retry. */
+	/* A wakeup between the poll and the arm found nothing to retry: enter runs it. */
 	if (kapi_poll_mask(f) & s.events)
-		kapi_queue_work(irp.io);
+		irp.ring->poll_woken(irp, false);
 	return Issue::Queued;
 }
 

@@ -268,8 +268,10 @@ Issue rw_issue(Irp &irp, bool write)
 	kapi_io_hold_creds(irp.io);	/* the steps run as this thread */
 	if (!irp.arm(&kRwAsync))
 		return done(irp, -s64(irp.cancelled_error()));
-	if (!s.pollable || (kapi_poll_arm(irp.io, f, s.events) & s.events))
+	if (!s.pollable)
 		kapi_queue_work(irp.io);
+	else if (kapi_poll_arm(irp.io, f, s.events) & s.events)
+		irp.ring->poll_woken(irp, false);	/* ready meanwhile: enter retries */
 	return Issue::Queued;
 }
 
