@@ -165,6 +165,11 @@ extern "C" void pw_io_work(void *arg)
 	static_cast<pw::Irp *>(arg)->work(pw::WorkCtx::Worker);
 }
 
+extern "C" void pw_io_run(void *arg, int in_enter)
+{
+	static_cast<pw::Irp *>(arg)->work(in_enter ? pw::WorkCtx::Enter : pw::WorkCtx::Task);
+}
+
 extern "C" void pw_poll_wake(void *arg, int sync)
 {
 	pw::Irp *irp = static_cast<pw::Irp *>(arg);

@@ -34,11 +34,16 @@ struct Irp;
 using FrameFn = void (*)(Irp &irp, void *ctx);
 
 /*
- * Where a retry runs: the packet's work item (a kernel worker, which may
- * block), or the submitter's thread waiting in enter, to which a poll wakeup
- * hands it (which must not block).
+ * Where a retry runs: the packet's work item (a worker, which may block);
+ * the submitter's thread in enter, to which a wakeup hands it (which must
+ * not block, and finishes packets as enter's own); or task work: a thread
+ * of the submitter on its way back to user space (which must not block,
+ * and finishes packets as any other completer).
  */
-enum class WorkCtx : u8 { Worker, Enter };
+enum class WorkCtx : u8 { Worker, Enter, Task };
+
+/* Only a worker may block for a request. */
+constexpr bool may_block(WorkCtx ctx) { return ctx == WorkCtx::Worker; }
 
 /* What an armed packet offers to the other parties. */
 struct AsyncOps {

@@ -62,6 +62,10 @@ void kapi_wake_sync(struct kapi_waitq *w);
  *   pw_poll_wake(arg, sync) a poll wakeup, atomic (the wait queue's lock held; sync: the
  *                        waker is about to sleep):
  *                        queues the step or hands the retry to enter
+ *   pw_io_run(arg, in_enter) a step listed with kapi_task_work(), run by a
+ *                        thread of the owner that must not block: the ring's
+ *                        own enter (in_enter), or the thread it was listed
+ *                        for, on its way back to user space
  *   pw_ring_reap(ring)   after kapi_reap_later(): process context, the ring
  *                        is idle and nobody else will touch it
  * kapi_ios_destroy() cancels timers of the first `used` companions (the
@@ -78,11 +82,26 @@ void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int use
 struct kapi_io *kapi_io_init(struct kapi_ios *ios, unsigned int i, void *arg);
 void pw_timer_fired(void *arg);
 void pw_io_work(void *arg);
+void pw_io_run(void *arg, int in_enter);
 void pw_poll_wake(void *arg, int sync);
 void pw_ring_reap(void *ring);
 
-/* In the submitter's enter, as a request goes asynchronous: its steps run with these credentials. */
+/*
+ * In the submitter's enter, as a request goes asynchronous: its steps run
+ * with these credentials, and the calling thread becomes the one its ring's
+ * task work is for (kapi_task_work).
+ */
 void kapi_io_hold_creds(struct kapi_io *io);
+/*
+ * Any context, for a step that must not block, when no thread is in the
+ * ring's enter: lists it for the thread that last sent a request of the
+ * ring asynchronous, which runs it (pw_io_run(arg, 0)) on its way back to
+ * user space, as io_uring's task work; to a worker (kapi_queue_work) when
+ * that thread is asleep or gone. kapi_task_work_run(): the ring's enter
+ * runs what is listed (pw_io_run(arg, 1)).
+ */
+void kapi_task_work(struct kapi_io *io);
+void kapi_task_work_run(struct kapi_ios *ios);
 /* Any context: pw_ring_reap(ring) runs soon, elsewhere. */
 void kapi_reap_later(struct kapi_ios *ios);
 /*

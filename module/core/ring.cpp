@@ -122,8 +122,27 @@ s32 Ring::init(kapi_file *file, const pwring_setup_args &args, u32 id, pwring_ri
 	return 0;
 }
 
+/*
+ * Held by a waker from before it hands a packet on until its last touch of
+ * the ring: the packet may complete at once elsewhere and the ring be
+ * freed, which waits for wakers to leave (destroy()).
+ */
+class Ring::WakerScope {
+public:
+	explicit WakerScope(Ring &r) : r_(r) { r_.wakers_.fetch_add(1); }
+	~WakerScope() { r_.wakers_.fetch_add(u32(-1)); }
+	WakerScope(const WakerScope &) = delete;
+	WakerScope &operator=(const WakerScope &) = delete;
+
+private:
+	Ring &r_;
+};
+
 void Ring::destroy(bool unmap_user)
 {
+	/* Idle: no new waker comes; those still returning leave soon. */
+	while (wakers_.load_acquire())
+		kapi_cond_resched();
 	/* Let the last completer leave its critical section. */
 	if (cq_lock_) {
 		IrqLockGuard g(cq_lock_);
@@ -155,7 +174,12 @@ bool Ring::admit() const
  */
 class Ring::ReadyWindow {
 public:
-	explicit ReadyWindow(Ring &r) : r_(r) { r_.ready_.store_release(nullptr); }
+	explicit ReadyWindow(Ring &r) : r_(r)
+	{
+		r_.ready_.store_release(nullptr);
+		kapi_mb();	/* before looking for task work: see poll_woken() */
+		r_.run_task_work();
+	}
 	~ReadyWindow() { r_.run_ready(ready_closed()); }
 	ReadyWindow(const ReadyWindow &) = delete;
 	ReadyWindow &operator=(const ReadyWindow &) = delete;
@@ -263,7 +287,8 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 			if (const int r = wait_and_run(wait))
 				return consumed ? Result<u32>(consumed) : Result<u32>::error(-r);
 		}
-		if (!drain_deferred() && !run_work())
+		if (!drain_deferred() && !(has_ready() && run_ready(nullptr)) && !run_task_work() &&
+		    !run_work())
 			break;
 	}
 	return consumed;
@@ -288,6 +313,7 @@ int Ring::wait_cond(void *arg)
  */
 void Ring::poll_woken(Irp &irp, bool sync)
 {
+	WakerScope waker(*this);
 	Irp *head = ready_.load_acquire();
 	if (head != ready_closed()) {
 		if (irp.on_ready.exchange(1))
@@ -310,7 +336,26 @@ void Ring::poll_woken(Irp &irp, bool sync)
 			return;
 		}
 	}
-	kapi_queue_work(irp.io);
+	/*
+	 * Nobody in enter: task work for the submitter's thread. Should a
+	 * thread have entered meanwhile, it may have looked already: wake it
+	 * (one of us sees the other's store, full barriers on both sides).
+	 */
+	kapi_task_work(irp.io);
+	tw_hint_.store_release(1);
+	kapi_mb();
+	if (ready_.load_relaxed() != ready_closed())
+		kapi_wake(waitq_);
+}
+
+/* Task work listed for our thread (or any), run as enter's own. */
+bool Ring::run_task_work()
+{
+	if (!tw_hint_.load_acquire() || !tw_hint_.exchange(0))
+		return false;
+	kapi_task_work_run(pool_.ios());
+	flush_batch();
+	return true;
 }
 
 /* Takes the list, leaving `then` (empty, or closed), and runs it in wakeup order. */
@@ -340,6 +385,7 @@ int Ring::wait_and_run(u64 wait)
 	for (;;) {
 		const int r = kapi_wait_interruptible(waitq_, wait_cond, &w);
 		bool ran = run_ready(nullptr);
+		ran = run_task_work() || ran;
 		ran = run_work() || ran;
 		if (r || !ran)
 			return r;
@@ -400,6 +446,7 @@ void Ring::run(Irp *irp, Ctx ctx)
  */
 void Ring::defer(Irp &irp)
 {
+	WakerScope waker(*this);
 	Irp *head = deferred_.load_relaxed();
 	do {
 		irp.free_next = head;

@@ -63,7 +63,7 @@ private:
 	bool wait_over(u64 wait) const
 	{
 		return unreaped() >= wait || deferred_.load_acquire() || has_ready() ||
-		       work_pending();
+		       tw_hint_.load_acquire() || work_pending();
 	}
 	/* Steps queued for a worker while the owner lent none: enter runs them. */
 	bool work_pending() const { return kapi_work_pending(pool_.ios()); }
@@ -97,9 +97,11 @@ private:
 		return head && head != ready_closed();
 	}
 	bool run_ready(Irp *then);
+	bool run_task_work();
 	int wait_and_run(u64 wait);
 	class ReadyWindow;
 	class SubmitPlug;
+	class WakerScope;
 	void load_registers(Irp &irp) const;
 	Irp *finish(Irp &irp, Ctx ctx);
 	/* Inlined into finish(): specialised for each context, one call less per request. */
@@ -139,6 +141,10 @@ private:
 	 * of a worker; ready_closed() while nobody waits (see poll_woken()).
 	 */
 	Atomic<Irp *> ready_;
+	/* Set after a packet was listed as task work: enter may run it (run_task_work). */
+	Atomic<u8> tw_hint_;
+	/* Wakers that handed a packet on and still touch the ring (WakerScope). */
+	Atomic<u32> wakers_;
 
 	/*
 	 * CQEs of packets completed inside the submitter's own enter, posted

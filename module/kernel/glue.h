@@ -59,6 +59,9 @@ struct kapi_io {
 	const struct cred __rcu *creds;
 	/* Only after the owner is gone: finishing what cancellation left. */
 	struct work_struct work;
+	/* Task work (tw.c): listed for the ring's home thread; bit 0: listed. */
+	struct llist_node tw_node;
+	unsigned long tw_listed;
 
 	/* The thread inside a blocking call for this packet, if any. */
 	spinlock_t block_lock;
@@ -90,10 +93,16 @@ struct kapi_ios {
 	void *ring;
 	unsigned int count;
 	struct blk_plug plug;		/* enter's, while it submits a batch */
+	struct kapi_tw *tw;		/* task work for the ring's home thread (tw.c) */
 	struct kapi_io *chunk[];
 };
 
 int pwring_mmap_ring(struct kapi_file *kf, struct vm_area_struct *vma);
+
+/* tw.c */
+int kapi_tw_create(struct kapi_ios *ios);
+void kapi_tw_destroy(struct kapi_ios *ios);
+void kapi_tw_home(struct kapi_ios *ios);
 
 /* access.c: the `disabled` and `group` parameters */
 bool pwring_may_setup(void);

@@ -71,6 +71,11 @@ struct kapi_ios *kapi_ios_create(unsigned int count, struct kapi_file *f,
 	pwring_owner_get(ios->owner);
 	ios->ring_wq = ring_wq;
 	ios->ring = ring;
+	if (kapi_tw_create(ios)) {
+		pwring_owner_put(ios->owner);
+		kfree(ios);
+		return NULL;
+	}
 	atomic_set(&ios->running, 0);
 	INIT_WORK(&ios->reap, kapi_ios_reap);
 	ios->count = count;
@@ -106,6 +111,7 @@ void kapi_io_hold_creds(struct kapi_io *io)
 {
 	const struct cred *cur = current_cred(), *old;
 
+	kapi_tw_home(io->ios);
 	if (rcu_access_pointer(io->creds) == cur)
 		return;
 	old = rcu_replace_pointer(io->creds, get_cred(cur), true);
@@ -199,6 +205,7 @@ void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsigned int use
 
 	for (i = 0; i < used; i++)
 		hrtimer_cancel(&kapi_io_of(ios, i)->timer);
+	kapi_tw_destroy(ios);
 	wait_var_event(&ios->running, !atomic_read(&ios->running));
 	pwring_owner_forget(ow, ios);
 	for (i = 0; i < used; i++) {

@@ -286,6 +286,7 @@ struct kapi_io {
 	PollEntry poll[2];
 	/* the worker inside a blocking call for it: its notify flag, under g_bmu */
 	std::atomic<bool> *blocker = nullptr;
+	bool tw_listed = false;	/* on its set's task-work list, under g_twmu */
 };
 
 struct kapi_ios {
@@ -293,11 +294,29 @@ struct kapi_ios {
 	kapi_io *io;
 	void *ring = nullptr;	/* for pw_ring_reap() */
 	bool reap_asked = false;
+	/* task work, under g_twmu */
+	bool home = false;		/* a request went asynchronous: there is a home thread */
+	bool tw_queued = false;		/* its callback waits for the home thread */
+	std::deque<kapi_io *> tw;
 };
 
 namespace {
 
 std::mutex g_wmu;
+/* Task work: the sets whose callback is queued for the home thread. */
+std::mutex g_twmu;
+std::deque<kapi_ios *> g_tw_callbacks;
+std::atomic<bool> g_home_running{false};
+std::atomic<long> g_tw_listings{0};
+
+/* A set being freed: its callback finds no ring, its stale items are dropped. */
+void forget_task_work(kapi_ios *ios)
+{
+	std::lock_guard<std::mutex> g(g_twmu);
+	for (auto it = g_tw_callbacks.begin(); it != g_tw_callbacks.end();)
+		it = *it == ios ? g_tw_callbacks.erase(it) : it + 1;
+	ios->tw.clear();
+}
 std::condition_variable g_wcv;		/* workers: something queued, or stop */
 std::condition_variable g_wdone;	/* an item finished running */
 std::deque<kapi_io *> g_wq;		/* pending and not running */
@@ -683,6 +702,7 @@ extern "C" void kapi_ios_destroy(struct kapi_ios *ios, unsigned int count, unsig
 		std::lock_guard<std::mutex> lk(g_tmu);
 		g_ios_live.erase(ios);
 	}
+	forget_task_work(ios);
 	for (unsigned i = 0; i < count; i++) {
 		cancel_timer(ios->io[i].timer, "kapi_ios_destroy");
 		cancel_work_sync(&ios->io[i]);
@@ -763,6 +783,99 @@ extern "C" void kapi_io_hold_creds(struct kapi_io *io)
 {
 	need_task("kapi_io_hold_creds");
 	need_init(io, "kapi_io_hold_creds");
+	std::lock_guard<std::mutex> g(g_twmu);
+	io->set->home = true;
+}
+
+/*
+ * Task work. The home thread is modelled as asleep unless a test says it
+ * runs (set_home_running): then a listing queues the set's callback, which
+ * fake::run_task_work() runs as that thread returning to user space;
+ * asleep, the listed items go to workers, as the kernel's TWA_RESUME
+ * fallback does.
+ */
+extern "C" void kapi_task_work(struct kapi_io *io)
+{
+	need_init(io, "kapi_task_work");
+	std::deque<kapi_io *> to_workers;
+	{
+		std::lock_guard<std::mutex> g(g_twmu);
+		kapi_ios *ios = io->set;
+		if (io->tw_listed)
+			return;
+		io->tw_listed = true;
+		ios->tw.push_back(io);
+		if (ios->tw_queued)
+			return;
+		if (ios->home && g_home_running.load()) {
+			ios->tw_queued = true;
+			g_tw_callbacks.push_back(ios);
+			g_tw_listings++;
+			return;
+		}
+		to_workers.swap(ios->tw);
+		for (kapi_io *i : to_workers)
+			i->tw_listed = false;
+	}
+	for (kapi_io *i : to_workers)
+		queue_work(i);
+}
+
+extern "C" void kapi_task_work_run(struct kapi_ios *ios)
+{
+	need_task("kapi_task_work_run");
+	std::deque<kapi_io *> mine;
+	{
+		std::lock_guard<std::mutex> g(g_twmu);
+		mine.swap(ios->tw);
+		for (kapi_io *i : mine)
+			i->tw_listed = false;
+	}
+	for (kapi_io *i : mine)
+		pw_io_run(i->arg, 1);
+}
+
+long fake::run_task_work()
+{
+	need_task("fake::run_task_work");
+	long n = 0;
+	for (;;) {
+		std::deque<kapi_io *> mine;
+		{
+			std::lock_guard<std::mutex> g(g_twmu);
+			if (g_tw_callbacks.empty())
+				return n;
+			kapi_ios *ios = g_tw_callbacks.front();
+			g_tw_callbacks.pop_front();
+			ios->tw_queued = false;
+			mine.swap(ios->tw);
+			for (kapi_io *i : mine)
+				i->tw_listed = false;
+		}
+		for (kapi_io *i : mine) {
+			pw_io_run(i->arg, 0);
+			n++;
+		}
+	}
+}
+
+void fake::set_home_running(bool on)
+{
+	g_home_running = on;
+}
+
+long fake::task_work_listings()
+{
+	return g_tw_listings.load();
+}
+
+size_t fake::task_work_pending()
+{
+	std::lock_guard<std::mutex> g(g_twmu);
+	size_t n = 0;
+	for (kapi_ios *ios : g_tw_callbacks)
+		n += ios->tw.size();
+	return n;
 }
 
 /* The fake always has workers (threaded or run by the test): no enter fallback. */
@@ -1710,6 +1823,12 @@ void reset()
 	g_direct_end = 0;
 	g_plugs = 0;
 	g_plugged_submits = 0;
+	g_home_running = false;
+	g_tw_listings = 0;
+	{
+		std::lock_guard<std::mutex> g(g_twmu);
+		g_tw_callbacks.clear();
+	}
 	{
 		std::lock_guard<std::mutex> g(g_pgmu);
 		if (!g_page_waits.empty())

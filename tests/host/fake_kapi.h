@@ -280,6 +280,16 @@ long direct_end_calls();	/* kapi_rw_direct_end() */
 long plugs();
 long plugged_submits();
 /*
+ * Task work (kapi_task_work): the ring's home thread is asleep unless set
+ * running; then listings wait for run_task_work(), which runs them as that
+ * thread on its way back to user space (returns how many ran), instead of
+ * going to workers. task_work_listings(): listings that queued a callback.
+ */
+void set_home_running(bool on);
+long run_task_work();
+long task_work_listings();
+size_t task_work_pending();
+/*
  * A kWaitq file that is uncached queues page waits (kapi_rw_waitq:
  * -EIOCBQUEUED). pages_arrive(fd): its pages are read in (it becomes
  * cached) and every waiter is woken, in atomic context, as unlock_page()

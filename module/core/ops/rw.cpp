@@ -157,7 +157,7 @@ void direct_work(Irp &irp, WorkCtx ctx)
 {
 	IoState &s = irp.ios;
 	/* Submission may wait for the device: not the waiting enter's job. */
-	if (ctx == WorkCtx::Enter)
+	if (!may_block(ctx))
 		return rearm(irp, ctx, true);
 	irp.issuing.store_relaxed(1);
 	s.nowait = false;
@@ -310,8 +310,8 @@ void rw_work(Irp &irp, WorkCtx ctx)
 		}
 		s.waitq = false;	/* a worker blocks for the rest */
 	}
-	/* The submitter waiting in enter must not block: that is a worker's job. */
-	if (ctx == WorkCtx::Enter && !(s.pollable && can_try(s)))
+	/* The submitter's own threads must not block: that is a worker's job. */
+	if (!may_block(ctx) && !(s.pollable && can_try(s)))
 		return rearm(irp, ctx, true);
 	const s64 r = retry(irp);
 	/* Workers get no signals: EINTR is a cancellation's, or a stale one's. */
