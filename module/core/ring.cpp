@@ -438,11 +438,11 @@ void Ring::run(Irp *irp, Ctx ctx)
 
 /*
  * READ, WRITE and POLL resolve their fd in the submitter's file table and
- * pin its pages, so they are dispatched only in a thread of the submitting
- * process. A successor whose predecessor completed elsewhere (a timer, a
- * worker) waits on this list for the next enter on the ring; a thread
- * already waiting in enter is woken to dispatch it at once (io_uring's
- * DEFER_TASKRUN model).
+ * reach its buffer by address, so they are dispatched only in a thread of
+ * the submitting process: its enter, or task work. A successor whose
+ * predecessor completed elsewhere (a timer, a worker) waits on this list for
+ * the next enter on the ring; a thread already waiting in enter is woken to
+ * dispatch it at once (io_uring's DEFER_TASKRUN model).
  */
 void Ring::defer(Irp &irp)
 {
@@ -489,8 +489,8 @@ void Ring::complete_async(Irp &irp, WorkCtx from)
 	u8 issuing = 1;
 	if (irp.issuing.cas(issuing, 2))
 		return;	/* its dispatcher is still issuing: it will finish */
-	if (from == WorkCtx::Enter) {
-		run(finish(irp, Ctx::Task), Ctx::Task);
+	if (from != WorkCtx::Worker) {
+		run(finish(irp, finish_ctx(from)), finish_ctx(from));
 		return;
 	}
 	if (irp.finish_in_task && kapi_in_atomic()) {
@@ -512,10 +512,7 @@ void Ring::complete_later(Irp &irp)
 
 void Ring::finish_deferred(Irp &irp, WorkCtx ctx)
 {
-	if (ctx == WorkCtx::Enter)
-		run(finish(irp, Ctx::Task), Ctx::Task);
-	else
-		run(finish(irp, Ctx::Async), Ctx::Async);
+	run(finish(irp, finish_ctx(ctx)), finish_ctx(ctx));
 }
 
 void Ring::load_registers(Irp &irp) const
@@ -532,7 +529,7 @@ void Ring::load_registers(Irp &irp) const
 Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 {
 	const OpDef *op = op_lookup(irp.sqe.op);
-	if (op && op->needs_task && ctx != Ctx::Task && !dying_.load_relaxed()) {
+	if (op && op->needs_task && ctx == Ctx::Async && !dying_.load_relaxed()) {
 		defer(irp);
 		return nullptr;
 	}

@@ -78,8 +78,17 @@ private:
 	void reap_if_idle();
 	static int wait_cond(void *arg);
 
-	/* Where a dispatch runs: a thread of the submitting process, or not. */
-	enum class Ctx : u8 { Task, Async };
+	/*
+	 * Where a dispatch or a finish runs: the submitter's enter (Task: its
+	 * packets and CQEs are enter's own), another thread of the owner (Thread:
+	 * task work; may issue READ, WRITE and POLL), or anywhere (Async: a timer,
+	 * a device, a worker).
+	 */
+	enum class Ctx : u8 { Task, Thread, Async };
+	static constexpr Ctx finish_ctx(WorkCtx w)
+	{
+		return w == WorkCtx::Enter ? Ctx::Task : w == WorkCtx::Task ? Ctx::Thread : Ctx::Async;
+	}
 	void run(Irp *irp, Ctx ctx);
 	Irp *dispatch(Irp &irp, Ctx ctx);
 	void defer(Irp &irp);

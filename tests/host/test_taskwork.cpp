@@ -64,6 +64,37 @@ TEST_F(TaskWork, DeviceCompletionsAreRunByTheSubmittersThread)
 	EXPECT_EQ(teardown(0), 0);
 }
 
+/*
+ * A READ -> WRITE chain of direct I/O: the READ's completion, run as task
+ * work, dispatches the WRITE there (with the count through a register), so
+ * the copy goes on without another enter.
+ */
+TEST_F(TaskWork, ASuccessorIsDispatchedInTaskWork)
+{
+	URing r = ring(4, 4);
+	static char buf[512];
+	const int out = fake::regular_file(std::string(4 * 512, '\0'),
+					   fake::kRegularCaps | fake::kDirect);
+	/* The READ saves its count in register 0; the WRITE loads it as its count. */
+	const u32 save_r0 = (kNoRegs & ~(PWRING_REG_MASK << PWRING_SAVE)) | (0u << PWRING_SAVE);
+	const u32 load_count_r0 = kNoRegs & ~(PWRING_REG_MASK << PWRING_LOAD2);
+	r.push(read_sqe(1, disk_, buf, 512, kNever, save_r0 | PWRING_LINK, 1024));
+	r.push(write_sqe(2, out, buf, 0, kNever, load_count_r0, 512));
+	ASSERT_EQ(enter(0, 2, 0), 2);
+	EXPECT_EQ(fake::device_complete(), 1u);	/* the READ */
+	EXPECT_EQ(fake::run_task_work(), 1);
+	ASSERT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(r.cqe_at(0).result, 512u);
+	EXPECT_EQ(fake::device_pending(), 1u);	/* the WRITE, issued in task work */
+	EXPECT_EQ(fake::device_complete(), 1u);
+	EXPECT_EQ(fake::run_task_work(), 1);
+	ASSERT_EQ(r.ctail(), 2u);
+	EXPECT_EQ(r.cqe_at(1).data, 2u);
+	EXPECT_EQ(r.cqe_at(1).result, 512u);
+	EXPECT_EQ(fake::contents(out).substr(512, 512), std::string(512, 'd'));
+	EXPECT_EQ(fake::work_queued(), 0);
+}
+
 /* The home thread asleep in some other call: a worker finishes them instead. */
 TEST_F(TaskWork, AnAsleepHomeThreadLeavesThemToAWorker)
 {
