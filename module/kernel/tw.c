@@ -170,14 +170,15 @@ void kapi_tw_home(struct kapi_ios *ios)
 {
 	struct kapi_tw *tw = ios->tw;
 	struct task_struct *old;
+	unsigned long flags;
 
 	if (READ_ONCE(tw->task) == current)
 		return;
 	get_task_struct(current);
-	raw_spin_lock_irq(&tw->lock);
+	raw_spin_lock_irqsave(&tw->lock, flags);
 	old = tw->task;
-	tw->task = current;
-	raw_spin_unlock_irq(&tw->lock);
+	WRITE_ONCE(tw->task, current);
+	raw_spin_unlock_irqrestore(&tw->lock, flags);
 	if (old)
 		put_task_struct(old);
 }
