@@ -90,8 +90,12 @@ bool Irp::cancel(s32 why, bool from_timer)
 void Irp::work(WorkCtx ctx)
 {
 	/* A finish handed out of interrupt context: to whichever thread takes it first. */
-	if (finish_queued.exchange(0)) {
+	switch (finish_queued.exchange(0)) {
+	case kQueuedFinish:
 		ring->finish_deferred(*this, ctx);
+		return;
+	case kQueuedDispatch:
+		ring->dispatch_handed(*this, ctx);
 		return;
 	}
 	/*

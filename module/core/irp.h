@@ -94,7 +94,9 @@ struct Irp {
 	bool finish_in_task;	/* an op frame must not run in interrupt context */
 	bool skipped;		/* a member of a broken chain, never issued: ECANCELED */
 	Atomic<u8> issuing;	/* 1 while the dispatcher issues, 2: completed meanwhile */
-	Atomic<u8> finish_queued; /* the work item is to finish the packet */
+	/* The step is to finish the packet, or to dispatch it (a successor out of interrupt context). */
+	Atomic<u8> finish_queued;
+	static constexpr u8 kQueuedFinish = 1, kQueuedDispatch = 2;
 	Atomic<u8> on_ready;	/* on the ring's ready list; outlives a reuse */
 	Atomic<uptr> slot;
 	Frame frames[kMaxFrames];

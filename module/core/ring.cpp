@@ -432,8 +432,12 @@ void Ring::reap_if_idle()
 
 void Ring::run(Irp *irp, Ctx ctx)
 {
-	while (irp)
+	/* A long chain of requests that complete at dispatch yields now and then. */
+	for (u32 n = 1; irp; n++) {
 		irp = dispatch(*irp, ctx);
+		if (PW_UNLIKELY(n % kResched == 0) && !kapi_in_atomic())
+			kapi_cond_resched();
+	}
 }
 
 /*
@@ -494,7 +498,7 @@ void Ring::complete_async(Irp &irp, WorkCtx from)
 		return;
 	}
 	if (irp.finish_in_task && kapi_in_atomic()) {
-		irp.finish_queued.store_release(1);
+		irp.finish_queued.store_release(Irp::kQueuedFinish);
 		poll_woken(irp, false);
 		return;
 	}
@@ -506,13 +510,18 @@ void Ring::complete_later(Irp &irp)
 	u8 issuing = 1;
 	if (irp.issuing.cas(issuing, 2))
 		return;	/* its dispatcher is still issuing: it will finish */
-	irp.finish_queued.store_release(1);
+	irp.finish_queued.store_release(Irp::kQueuedFinish);
 	poll_woken(irp, false);
 }
 
 void Ring::finish_deferred(Irp &irp, WorkCtx ctx)
 {
 	run(finish(irp, finish_ctx(ctx)), finish_ctx(ctx));
+}
+
+void Ring::dispatch_handed(Irp &irp, WorkCtx ctx)
+{
+	run(&irp, finish_ctx(ctx));
 }
 
 void Ring::load_registers(Irp &irp) const
@@ -653,12 +662,17 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 		shared_store_release(&ctrl_->regs[save], result);
 	pool_.free(&irp, in_enter);
 	post(in_enter, op, data, e, result);
-	/* Interrupt context posts one CQE: the rest of a broken chain is task context's. */
-	if (PW_UNLIKELY(broken && next && in_irq)) {
-		next->skipped = true;
-		next->err = err::ECANCELED;
-		next->result = 0;
-		next->finish_queued.store_release(1);
+	/*
+	 * Interrupt context completes one request: the successor (dispatched,
+	 * or skipped with the rest of a broken chain) is task context's.
+	 */
+	if (PW_UNLIKELY(next && in_irq)) {
+		if (broken) {
+			next->skipped = true;
+			next->err = err::ECANCELED;
+			next->result = 0;
+		}
+		next->finish_queued.store_release(broken ? Irp::kQueuedFinish : Irp::kQueuedDispatch);
 		poll_woken(*next, false);
 		return nullptr;
 	}

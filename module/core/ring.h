@@ -41,6 +41,8 @@ public:
 	void complete_later(Irp &irp);
 	/* When completion had to leave interrupt context: the thread that took it finishes. */
 	void finish_deferred(Irp &irp, WorkCtx ctx);
+	/* A successor interrupt context handed on: the thread that took it dispatches. */
+	void dispatch_handed(Irp &irp, WorkCtx ctx);
 	/* A wakeup (atomic context) for a step: to the thread waiting in enter, or a worker. */
 	void poll_woken(Irp &irp, bool sync);
 

@@ -128,9 +128,34 @@ TEST_F(Deferred, SuccessorOfATimerCompletionIsDeferred)
 	ASSERT_EQ(r.ctail(), 1u);
 	EXPECT_EQ(r.cqe_at(0).error, ETIMEDOUT);
 	EXPECT_EQ(fake::timer_starts(), 1);
+	EXPECT_EQ(fake::run_work(), 1);	/* out of the interrupt: a worker defers it */
+	EXPECT_EQ(r.ctail(), 1u);
 	EXPECT_EQ(enter(0, 0, 0), 0);
 	ASSERT_EQ(r.ctail(), 2u);
 	EXPECT_EQ(r.cqe_at(1).result, 2u);
+}
+
+/* The same with the submitter's thread running: its task work issues the READ at once. */
+TEST_F(Deferred, SuccessorOfATimerCompletionIsIssuedInTaskWork)
+{
+	URing r = ring(4, 4);
+	ASSERT_EQ(fake::write(b_[1], "xy"), 2);
+	char bbuf[8];
+	fake::set_home_running(true);
+	r.push(poll_sqe(3, a_[0], PWRING_POLL_READ));	/* waits: makes this thread the home */
+	r.push(nop(1, 100, kNoRegs | PWRING_HARDLINK));
+	r.push(read_sqe(2, b_[0], bbuf, sizeof(bbuf)));
+	ASSERT_EQ(enter(0, 3, 0), 3);
+	fake::advance(100);
+	ASSERT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(fake::run_task_work(), 1);
+	ASSERT_EQ(r.ctail(), 2u);
+	EXPECT_EQ(r.cqe_at(1).data, 2u);
+	EXPECT_EQ(r.cqe_at(1).result, 2u);
+	EXPECT_EQ(fake::work_queued(), 0);
+	ASSERT_EQ(fake::write(a_[1], "z"), 1);	/* the POLL's */
+	EXPECT_EQ(fake::run_task_work(), 1);
+	ASSERT_EQ(r.ctail(), 3u);
 }
 
 /* READ times out in IRQ, its finish runs in the worker, and its successor is deferred from there. */

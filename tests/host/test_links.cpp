@@ -72,6 +72,9 @@ TEST_F(Links, HardlinkContinuesAndTimersStartAtPredecessorCompletion)
 	EXPECT_EQ(t[0].deadline, 100u);
 	fake::advance_to(100);
 	ASSERT_EQ(r.ctail(), 1u);
+	/* The timer completes A only; B is dispatched in task context (a worker here). */
+	EXPECT_TRUE(fake::pending_timers().empty());
+	EXPECT_EQ(fake::run_work(), 1);
 	t = fake::pending_timers();
 	ASSERT_EQ(t.size(), 1u);
 	EXPECT_EQ(t[0].started, 100u);	/* started when A completed, not at enter */
@@ -80,6 +83,7 @@ TEST_F(Links, HardlinkContinuesAndTimersStartAtPredecessorCompletion)
 	EXPECT_EQ(r.ctail(), 1u);
 	fake::advance_to(200);
 	EXPECT_EQ(r.ctail(), 2u);
+	EXPECT_EQ(fake::run_work(), 1);
 	fake::advance_to(300);
 	auto c = r.drain();
 	ASSERT_EQ(c.size(), 3u);
@@ -146,6 +150,7 @@ TEST_F(Links, ChainEndsWhereAdmissionStopsTheBatch)
 	EXPECT_EQ(enter(0, 3, 0), 2);	/* only two CQE slots */
 	fake::advance_to(100);
 	EXPECT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(fake::run_work(), 1);	/* B, dispatched out of the interrupt */
 	fake::advance_to(200);
 	auto c = r.drain();
 	ASSERT_EQ(c.size(), 2u);
@@ -330,7 +335,7 @@ TEST_F(Links, LongChainCompletesInOrderWithoutRecursion)
 
 TEST_F(Links, LongTimedChainFromTimerContext)
 {
-	/* Successors dispatched from the predecessor's timer callback. */
+	/* Each timer completes its NOP; the successor is dispatched in task context. */
 	const u32 n = 64;
 	URing r = ring(n, n);
 	for (u32 i = 0; i < n; i++)
@@ -340,8 +345,32 @@ TEST_F(Links, LongTimedChainFromTimerContext)
 		fake::advance(10);
 		ASSERT_EQ(r.ctail(), i);
 		ASSERT_EQ(fake::now(), 10u * i);
+		ASSERT_EQ(fake::run_work(), i < n ? 1 : 0);
 	}
 	EXPECT_EQ(fake::timer_starts(), long(n));
+}
+
+/*
+ * Interrupt context completes one request (spec §5): a timer that ends the
+ * head of a HARDLINK chain of NOPs that expire at dispatch posts one CQE;
+ * the other 1000 are dispatched and posted in task context.
+ */
+TEST_F(Links, ImmediateSuccessorsOfATimerLeaveInterruptContext)
+{
+	const u32 n = 1001;
+	URing r = ring(1024, 1024);
+	r.push(nop(0, 10, kNoRegs | PWRING_HARDLINK));
+	for (u32 i = 1; i < n; i++)
+		r.push(nop(i, 0, kNoRegs | (i + 1 < n ? PWRING_HARDLINK : 0)));
+	ASSERT_EQ(enter(0, n, 0), long(n));
+	const long resched = fake::cond_resched_calls();
+	fake::advance(10);
+	ASSERT_EQ(r.ctail(), 1u);
+	EXPECT_EQ(fake::run_work(), 1);
+	ASSERT_EQ(r.ctail(), n);
+	for (u32 i = 0; i < n; i++)
+		ASSERT_EQ(r.cqe_at(i).data, i);
+	EXPECT_GE(fake::cond_resched_calls() - resched, 10);	/* the long loop yields */
 }
 
 TEST_F(Links, LongCancelledChainIsPostedFromTaskContext)

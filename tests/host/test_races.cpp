@@ -29,6 +29,8 @@ protected:
 	{
 		CoreTest::SetUp();
 		fake::set_timer_mode(fake::TimerMode::Real, 2);
+		/* Successors leave the timer callback for a worker: the process lends some. */
+		fake::set_work_mode(fake::WorkMode::Threaded);
 	}
 
 	/* Reopen the table after a release inside a loop. */

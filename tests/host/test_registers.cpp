@@ -210,6 +210,7 @@ TEST_F(Registers, SuccessorLoadsAtItsOwnDispatchNotAtEnter)
 	EXPECT_EQ(probe_count(), 0u);	/* B waits for A */
 	r.set_reg(6, 0xabcdef);		/* the process changes r6 meanwhile */
 	fake::advance(100);
+	EXPECT_EQ(fake::run_work(), 1);	/* B is dispatched out of the interrupt */
 	ASSERT_EQ(probe_count(), 1u);
 	EXPECT_EQ(rec(0).args[0], 0xabcdefu);
 }
@@ -222,6 +223,8 @@ TEST_F(Registers, SuccessorSeesNopResultSavedByPredecessor)
 	r.push(make_sqe(PROBE_OP_SYNC, 2, 0, regs(kNone, 4)));
 	ASSERT_EQ(enter(0, 2, 0), 2);
 	fake::advance(50);
+	EXPECT_EQ(probe_count(), 0u);	/* not in the timer's interrupt */
+	EXPECT_EQ(fake::run_work(), 1);
 	ASSERT_EQ(probe_count(), 1u);
 	EXPECT_EQ(rec(0).args[0], 0u);	/* the NOP's result, not the preset 0x1004 */
 }
