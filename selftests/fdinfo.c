@@ -177,7 +177,7 @@ static void in_flight(int fd, ioring_t *a, ioring_t *b)
 	expect_num(0, "Polling", 3);
 	expect_num(0, "Sleeping", 2);
 	expect_num(0, "Linked", 1);
-	expect_num(0, "Worker", 0);
+	expect_num(0, "Queued", 0);
 	expect_op(0, "nop", 4, 1, 1);
 	expect_op(0, "poll", 3, 0, 0);
 	regs = field(0, "Regs");

@@ -42,7 +42,7 @@ enum pwring_state {
 	PWRING_ST_RUNNING,	/* being issued, retried or finished by a thread */
 	PWRING_ST_SLEEP,	/* a NOP waiting for its timeout */
 	PWRING_ST_POLL,		/* parked on a file's wait queue */
-	PWRING_ST_WORKER,	/* queued for (or run by) a worker, or handed to enter */
+	PWRING_ST_QUEUED,	/* queued: for a worker (or run by one), task work or enter */
 	PWRING_ST_DEFERRED,	/* a successor waiting for the submitter's next enter */
 	PWRING_ST_DIRECT,	/* direct I/O: the device has it */
 	PWRING_ST_PAGES,	/* a buffered read waiting for pages being read in */

@@ -504,7 +504,7 @@ void Ring::complete_async(Irp &irp, WorkCtx from)
 		return;
 	}
 	if (irp.finish_in_task && kapi_in_atomic()) {
-		irp.go_async(PWRING_ST_WORKER);
+		irp.go_async(PWRING_ST_QUEUED);
 		irp.finish_queued.store_release(1);
 		poll_woken(irp, false);
 		return;
@@ -517,7 +517,7 @@ void Ring::complete_later(Irp &irp)
 	u8 issuing = 1;
 	if (irp.issuing.cas(issuing, 2))
 		return;	/* its dispatcher is still issuing: it will finish */
-	irp.go_async(PWRING_ST_WORKER);
+	irp.go_async(PWRING_ST_QUEUED);
 	irp.finish_queued.store_release(1);
 	poll_woken(irp, false);
 }
@@ -676,7 +676,7 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 		next->skipped = true;
 		next->err = err::ECANCELED;
 		next->result = 0;
-		next->go_async(PWRING_ST_WORKER);
+		next->go_async(PWRING_ST_QUEUED);
 		next->finish_queued.store_release(1);
 		poll_woken(*next, false);
 		return nullptr;

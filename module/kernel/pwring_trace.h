@@ -17,7 +17,7 @@
 /* User space tools decode the symbolic fields with these values. */
 TRACE_DEFINE_ENUM(PWRING_ST_SLEEP);
 TRACE_DEFINE_ENUM(PWRING_ST_POLL);
-TRACE_DEFINE_ENUM(PWRING_ST_WORKER);
+TRACE_DEFINE_ENUM(PWRING_ST_QUEUED);
 TRACE_DEFINE_ENUM(PWRING_ST_DEFERRED);
 TRACE_DEFINE_ENUM(PWRING_ST_DIRECT);
 TRACE_DEFINE_ENUM(PWRING_ST_PAGES);
@@ -33,7 +33,7 @@ TRACE_DEFINE_ENUM(PWRING_ST_PAGES);
 	__print_symbolic(r,					\
 		{ PWRING_ST_SLEEP,	"sleep" },		\
 		{ PWRING_ST_POLL,	"poll" },		\
-		{ PWRING_ST_WORKER,	"worker" },		\
+		{ PWRING_ST_QUEUED,	"queued" },		\
 		{ PWRING_ST_DEFERRED,	"deferred" },		\
 		{ PWRING_ST_DIRECT,	"direct" },		\
 		{ PWRING_ST_PAGES,	"pages" })

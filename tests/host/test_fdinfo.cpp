@@ -169,13 +169,13 @@ TEST_F(Fdinfo, WorkerDeviceAndPageStates)
 	ASSERT_EQ(enter(0, 3, 0), 3);
 	pwring_ring_snap s = snap();
 	EXPECT_EQ(s.inflight, 3u);
-	EXPECT_EQ(s.states[PWRING_ST_WORKER], 1u);
+	EXPECT_EQ(s.states[PWRING_ST_QUEUED], 1u);
 	EXPECT_EQ(s.states[PWRING_ST_DIRECT], 1u);
 	EXPECT_EQ(s.states[PWRING_ST_PAGES], 1u);
 	const auto async = events(fake::Trace::Async);
 	ASSERT_EQ(async.size(), 3u);
 	EXPECT_EQ(async[0].data, 1u);
-	EXPECT_EQ(async[0].value, u64(PWRING_ST_WORKER));
+	EXPECT_EQ(async[0].value, u64(PWRING_ST_QUEUED));
 	EXPECT_EQ(async[1].data, 2u);
 	EXPECT_EQ(async[1].value, u64(PWRING_ST_DIRECT));
 	EXPECT_EQ(async[2].data, 3u);
@@ -185,7 +185,7 @@ TEST_F(Fdinfo, WorkerDeviceAndPageStates)
 	EXPECT_EQ(fake::device_complete(), 1u);
 	s = snap();
 	EXPECT_EQ(s.states[PWRING_ST_DIRECT], 0u);
-	EXPECT_EQ(s.states[PWRING_ST_WORKER], 2u);
+	EXPECT_EQ(s.states[PWRING_ST_QUEUED], 2u);
 	EXPECT_EQ(fake::pages_arrive(cold), 1u);
 	fake::run_work();
 	s = snap();

@@ -149,7 +149,7 @@ Issue direct_issue(Irp &irp)
 	}
 	if (r != -err::EAGAIN)
 		return done(irp, r);	/* done at once: completion wins over a deadline */
-	irp.go_async(PWRING_ST_WORKER);
+	irp.go_async(PWRING_ST_QUEUED);
 	const s32 e = irp.unclaim(&kRwAsync);
 	if (e)
 		return done(irp, -s64(e));
@@ -220,7 +220,7 @@ Issue waitq_issue(Irp &irp)
 		return done(irp, total(s, r));
 	/* It cannot wait that way: a worker blocks for it. */
 	s.waitq = false;
-	irp.go_async(PWRING_ST_WORKER);
+	irp.go_async(PWRING_ST_QUEUED);
 	const s32 e = irp.unclaim(&kRwAsync);
 	if (e)
 		return done(irp, total(s, -s64(e)));
@@ -276,7 +276,7 @@ Issue rw_issue(Irp &irp, bool write)
 	s.events = (write ? kEpollOut | kEpollWrNorm : kEpollIn | kEpollRdNorm) |
 		   kEpollErr | kEpollHup;
 	kapi_io_hold_creds(irp.io);	/* the steps run as this thread */
-	irp.go_async(s.pollable ? PWRING_ST_POLL : PWRING_ST_WORKER);
+	irp.go_async(s.pollable ? PWRING_ST_POLL : PWRING_ST_QUEUED);
 	if (!irp.arm(&kRwAsync))
 		return done(irp, -s64(irp.cancelled_error()));
 	if (!s.pollable)
@@ -292,7 +292,7 @@ Issue rw_issue(Irp &irp, bool write)
  */
 void rearm(Irp &irp, WorkCtx ctx, bool now)
 {
-	irp.go_async(now ? PWRING_ST_WORKER : PWRING_ST_POLL);
+	irp.go_async(now ? PWRING_ST_QUEUED : PWRING_ST_POLL);
 	const s32 e = irp.unclaim(&kRwAsync);
 	if (!e) {
 		if (now)
@@ -388,7 +388,7 @@ extern "C" void pw_rw_done(void *arg, long res)
 
 	/* A non-blocking submission the device turned down late: a worker submits again. */
 	if (res == -pw::err::EAGAIN && irp.ios.nowait) {
-		irp.go_async(PWRING_ST_WORKER);
+		irp.go_async(PWRING_ST_QUEUED);
 		const pw::s32 e = irp.unclaim(&pw::kRwAsync);
 		if (!e) {
 			kapi_queue_work(irp.io);
