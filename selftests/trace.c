@@ -203,7 +203,12 @@ int main(void)
 
 	expect_event("pwring_submit", 2, "op READ,timeout 18446744073709551615");
 	expect_event("pwring_complete", 2, "op READ,error 0,result 5");
-	tap_ok(!event("pwring_async", 2), "the READ done during enter never went asynchronous");
+	/*
+	 * Where pipes cannot be tried without blocking (no FMODE_NOWAIT, as on
+	 * 6.1), even a READ with data waits for poll's word first.
+	 */
+	tap_ok(!event("pwring_async", 2) || strstr(event("pwring_async", 2), " reason poll "),
+	       "the READ with data went asynchronous only to poll, if at all");
 
 	expect_event("pwring_submit", 3, "op READ");
 	expect_event("pwring_async", 3, "op READ,reason poll");
