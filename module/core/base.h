@@ -42,6 +42,7 @@ namespace pw {
 
 /* Linux errno values (part of the Linux ABI, identical on every arch we build). */
 namespace err {
+constexpr s32 ENOENT = 2;
 constexpr s32 EINTR = 4;
 constexpr s32 EBADF = 9;
 constexpr s32 ENOMEM = 12;

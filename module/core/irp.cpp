@@ -54,14 +54,26 @@ void Irp::precancel(s32 why)
 	slot.cas(expected, uptr(why));
 }
 
+/* A timeout is the timer's cancellation: traced as pwring_timeout, not pwring_cancel. */
+void Irp::trace_cancel(s32 why, bool from_timer) const
+{
+	if (from_timer)
+		kapi_trace_timeout(ring_id, sqe.op, sqe.data);
+	else
+		kapi_trace_cancel(ring_id, sqe.op, sqe.data, why);
+}
+
 bool Irp::cancel(s32 why, bool from_timer)
 {
 	uptr cur = slot.load_acquire();
 	for (;;) {
 		if (cur == kIdle) {
 			/* Not issued yet: its dispatcher will see this and complete. */
-			if (slot.cas(cur, uptr(why)))
+			if (slot.cas(cur, uptr(why))) {
+				if (state.load_relaxed() != kFree)
+					trace_cancel(why, from_timer);
 				return false;
+			}
 		} else if (cur == kClaimed) {
 			/*
 			 * The op is busy with it: hand the cancellation over, and
@@ -70,6 +82,7 @@ bool Irp::cancel(s32 why, bool from_timer)
 			 * sees a spurious interruption, which it retries.
 			 */
 			if (slot.cas(cur, kClaimed | uptr(why))) {
+				trace_cancel(why, from_timer);
 				kapi_io_interrupt(io);
 				return false;
 			}
@@ -80,6 +93,7 @@ bool Irp::cancel(s32 why, bool from_timer)
 		}
 	}
 	timer_won = from_timer;
+	trace_cancel(why, from_timer);
 	reinterpret_cast<const AsyncOps *>(cur)->cancel(*this);
 	err = why;
 	result = 0;
@@ -107,8 +121,9 @@ void Irp::work(WorkCtx ctx)
 		reinterpret_cast<const AsyncOps *>(v)->work(*this, ctx);
 }
 
-bool IrpPool::init(u32 count, Ring *ring, kapi_file *file, kapi_waitq *ring_wq)
+bool IrpPool::init(u32 count, Ring *ring, u8 ring_id, kapi_file *file, kapi_waitq *ring_wq)
 {
+	ring_id_ = ring_id;
 	chunks_ = static_cast<Irp **>(kapi_zalloc(sizeof(Irp *) * ((count + kChunk - 1) / kChunk)));
 	if (!chunks_)
 		return false;
@@ -136,10 +151,13 @@ Irp *IrpPool::fresh()
 	Irp *irp = new (&chunk[i % kChunk]) Irp();
 	irp->ring = ring_;
 	irp->index = u16(i);
+	irp->ring_id = ring_id_;
+	irp->state.store_relaxed(Irp::kFree);
 	irp->io = kapi_io_init(ios_, i, irp);
 	if (!irp->io)
 		return nullptr;
-	used_ = i + 1;
+	/* Published: fdinfo walks [0, used_) from other threads. */
+	__atomic_store_n(&used_, i + 1, __ATOMIC_RELEASE);
 	return irp;
 }
 

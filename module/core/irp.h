@@ -78,6 +78,7 @@ struct Irp {
 	static constexpr uptr kClaimed = 0x1000;
 	static constexpr uptr kErrMask = 0xfff;
 	static constexpr uptr kArmedMin = 0x10000;
+	static constexpr u8 kFree = 0xff;
 
 	pwring_sqe sqe;		/* private copy, taken once from the ring */
 	Ring *ring;
@@ -99,6 +100,10 @@ struct Irp {
 	static constexpr u8 kQueuedFinish = 1, kQueuedDispatch = 2;
 	Atomic<u8> on_ready;	/* on the ring's ready list; outlives a reuse */
 	Atomic<uptr> slot;
+	u8 ring_id;		/* for the tracepoints */
+	/* enum pwring_state while in flight, kFree in the pool (fdinfo reads it). */
+	Atomic<u8> state;
+	Atomic<u64> since;	/* admitted at (coarse clock, fdinfo's oldest age) */
 	Frame frames[kMaxFrames];
 	IoState ios;
 
@@ -116,6 +121,17 @@ struct Irp {
 		issuing.store_relaxed(0);
 		finish_queued.store_relaxed(0);
 		slot.store_relaxed(kIdle);
+	}
+	/*
+	 * The request goes asynchronous (`st`, a pwring_state): for fdinfo and
+	 * the pwring_async tracepoint. Called by whoever owns the packet,
+	 * before the step that lets another party complete it (an arm, a
+	 * queued work item, a list push), so a completion always comes after.
+	 */
+	[[gnu::always_inline]] void go_async(u8 st)
+	{
+		state.store_relaxed(st);
+		kapi_trace_async(ring_id, sqe.op, sqe.data, st);
 	}
 	void push_frame(FrameFn fn, void *ctx);
 	void run_frames()
@@ -141,6 +157,7 @@ struct Irp {
 
 	/* Timeout or cancellation side: true if this call completed the packet. */
 	bool cancel(s32 why, bool from_timer);
+	void trace_cancel(s32 why, bool from_timer) const;
 	/* Mark a not yet issued packet cancelled; its dispatch completes it. */
 	void precancel(s32 why);
 	/* Woken: the work item ran, or the waiting enter took the wakeup. */
@@ -172,7 +189,7 @@ private:
  */
 class IrpPool {
 public:
-	bool init(u32 count, Ring *ring, kapi_file *file, kapi_waitq *ring_wq);
+	bool init(u32 count, Ring *ring, u8 ring_id, kapi_file *file, kapi_waitq *ring_wq);
 	void destroy();
 
 	Irp *alloc()
@@ -203,6 +220,8 @@ public:
 	}
 	/* Packets ever handed out: exactly [0, used()). */
 	u32 used() const { return used_; }
+	/* The same from another thread (fdinfo): those packets are built. */
+	[[gnu::always_inline]] u32 used_published() const { return __atomic_load_n(&used_, __ATOMIC_ACQUIRE); }
 	Irp &at(u32 i) { return chunks_[i / kChunk][i % kChunk]; }
 	kapi_ios *ios() const { return ios_; }
 
@@ -219,6 +238,7 @@ private:
 	Irp **chunks_ = nullptr;
 	kapi_ios *ios_ = nullptr;
 	Ring *ring_ = nullptr;
+	u8 ring_id_ = 0;
 	u32 count_ = 0;
 	u32 used_ = 0;
 	Irp *local_ = nullptr;

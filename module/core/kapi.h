@@ -231,6 +231,22 @@ void kapi_mem_unmap_user(struct kapi_mem *m, unsigned long uaddr);
 /* Returns 0 or -EFAULT. */
 int kapi_copy_to_user(unsigned long uaddr, const void *src, unsigned long n);
 
+/* Monotonic time in ns, at tick resolution (cheap: ktime_get_coarse_ns). */
+unsigned long long kapi_clock_coarse_ns(void);
+
+/*
+ * The pwring:* tracepoints (module/kernel/trace.h). Cheap when disabled:
+ * each only tests its static key. `how` is a pwring_state.
+ */
+void kapi_trace_submit(unsigned int ring, unsigned int op, unsigned long long data,
+		       unsigned int flags, unsigned long long timeout);
+void kapi_trace_complete(unsigned int ring, unsigned int op, unsigned long long data,
+			 int err, unsigned long long result);
+void kapi_trace_cancel(unsigned int ring, unsigned int op, unsigned long long data, int err);
+void kapi_trace_timeout(unsigned int ring, unsigned int op, unsigned long long data);
+void kapi_trace_async(unsigned int ring, unsigned int op, unsigned long long data,
+		      unsigned int how);
+
 /* Full memory barrier (smp_mb). */
 void kapi_mb(void);
 

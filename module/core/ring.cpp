@@ -8,10 +8,14 @@
  * read). shead and ctail are written from our own copies, never read back.
  */
 #include "ring.h"
+#include "pwring_core.h"
 #include "timeout.h"
 #include "ops/table.h"
 
 namespace pw {
+
+static_assert(PWRING_STAT_OPS == PWRING_OP_MAX + 1, "a counter slot per opcode, one for the rest");
+static_assert(PWRING_ST_COUNT < Irp::kFree, "states fit below the pool's marker");
 
 namespace {
 
@@ -82,6 +86,7 @@ Result<Ring *> Ring::create(kapi_file *file, const pwring_setup_args &args, u32 
 s32 Ring::init(kapi_file *file, const pwring_setup_args &args, u32 id, pwring_ring_info *info)
 {
 	ready_.store_relaxed(ready_closed());
+	id_ = id;
 	sentries_ = u32(args.sentries);
 	smask_ = sentries_ - 1;
 	centries_ = u32(args.centries);
@@ -100,7 +105,7 @@ s32 Ring::init(kapi_file *file, const pwring_setup_args &args, u32 id, pwring_ri
 	ctrl_ = static_cast<pwring_ctrl *>(kaddr);
 	sq_ = reinterpret_cast<pwring_sqe *>(static_cast<u8 *>(kaddr) + PWRING_SQ_OFFSET);
 	cq_ = reinterpret_cast<pwring_cqe *>(sq_ + sentries_);
-	if (!pool_.init(centries_, this, file, waitq_))
+	if (!pool_.init(centries_, this, u8(id), file, waitq_))
 		return err::ENOMEM;
 
 	const long m = kapi_mem_map_user(file, mem_, args.address, &uaddr_);
@@ -249,6 +254,10 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 		admitted_++;
 		__builtin_memcpy(&irp->sqe, &sq_[sq_head_ & smask_], sizeof(irp->sqe));
 		sq_head_++;
+		irp->state.store_relaxed(PWRING_ST_LINKED);
+		irp->since.store_relaxed(kapi_clock_coarse_ns());
+		bump(stats_[stat_slot(irp->sqe.op)].submitted);
+		kapi_trace_submit(id_, irp->sqe.op, irp->sqe.data, irp->sqe.flags, irp->sqe.timeout);
 		consumed++;
 		if (tail && (tail->sqe.flags & kLinkFlags)) {
 			tail->chain_next = irp;	/* the chain is not dispatched yet */
@@ -450,6 +459,7 @@ void Ring::run(Irp *irp, Ctx ctx)
  */
 void Ring::defer(Irp &irp)
 {
+	irp.go_async(PWRING_ST_DEFERRED);
 	WakerScope waker(*this);
 	Irp *head = deferred_.load_relaxed();
 	do {
@@ -498,6 +508,7 @@ void Ring::complete_async(Irp &irp, WorkCtx from)
 		return;
 	}
 	if (irp.finish_in_task && kapi_in_atomic()) {
+		irp.go_async(PWRING_ST_QUEUED);
 		irp.finish_queued.store_release(Irp::kQueuedFinish);
 		poll_woken(irp, false);
 		return;
@@ -510,6 +521,7 @@ void Ring::complete_later(Irp &irp)
 	u8 issuing = 1;
 	if (irp.issuing.cas(issuing, 2))
 		return;	/* its dispatcher is still issuing: it will finish */
+	irp.go_async(PWRING_ST_QUEUED);
 	irp.finish_queued.store_release(Irp::kQueuedFinish);
 	poll_woken(irp, false);
 }
@@ -538,6 +550,7 @@ void Ring::load_registers(Irp &irp) const
 Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 {
 	const OpDef *op = op_lookup(irp.sqe.op);
+	irp.state.store_relaxed(PWRING_ST_RUNNING);
 	if (op && op->needs_task && ctx == Ctx::Async && !dying_.load_relaxed()) {
 		defer(irp);
 		return nullptr;
@@ -580,6 +593,10 @@ void Ring::write_cqe(u32 pos, u32 op, u64 data, s32 e, u64 result)
 	cqe->data = data;
 	cqe->result = result;
 	cqe->_padding = 0;
+	OpStats &st = stats_[stat_slot(op)];
+	bump(st.completed);
+	if (e)
+		bump(st.errors);
 }
 
 /*
@@ -660,6 +677,7 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 
 	if (save != PWRING_REG_NONE && !skipped)
 		shared_store_release(&ctrl_->regs[save], result);
+	irp.state.store_relaxed(Irp::kFree);
 	pool_.free(&irp, in_enter);
 	post(in_enter, op, data, e, result);
 	/*
@@ -672,6 +690,7 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 			next->err = err::ECANCELED;
 			next->result = 0;
 		}
+		next->go_async(PWRING_ST_QUEUED);
 		next->finish_queued.store_release(broken ? Irp::kQueuedFinish : Irp::kQueuedDispatch);
 		poll_woken(*next, false);
 		return nullptr;
@@ -681,6 +700,7 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 		const u32 sop = skipped->sqe.op;
 		const u64 sdata = skipped->sqe.data;
 		next = skipped->chain_next;
+		skipped->state.store_relaxed(Irp::kFree);
 		pool_.free(skipped, in_enter);
 		post(in_enter, sop, sdata, err::ECANCELED, 0);
 	}
@@ -689,6 +709,7 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 
 void Ring::post(bool batched, u32 op, u64 data, s32 e, u64 result)
 {
+	kapi_trace_complete(id_, op, data, e, result);
 	if (batched)
 		post_batched(op, data, e, result);
 	else
@@ -729,6 +750,46 @@ void Ring::post_batch()
 		write_cqe(tail + i, batch_[i].op, batch_[i].data, batch_[i].err, batch_[i].result);
 	publish(tail + batch_n_);
 	batch_n_ = 0;
+}
+
+/*
+ * fdinfo's view, taken while requests come and go: the shared indices as
+ * READ_ONCE would read them, the packets by the state their owners last
+ * recorded. Each number is a moment's; together they need not add up.
+ */
+void Ring::snapshot(pwring_ring_snap *s, u64 now)
+{
+	*s = pwring_ring_snap{};
+	s->id = id_;
+	s->sentries = sentries_;
+	s->centries = centries_;
+	s->shead = __atomic_load_n(&ctrl_->shead, __ATOMIC_RELAXED);
+	s->stail = __atomic_load_n(&ctrl_->stail, __ATOMIC_RELAXED);
+	s->chead = __atomic_load_n(&ctrl_->chead, __ATOMIC_RELAXED);
+	s->ctail = __atomic_load_n(&ctrl_->ctail, __ATOMIC_RELAXED);
+	for (u32 r = 0; r < PWRING_REGS_MAX; r++)
+		s->regs[r] = __atomic_load_n(&ctrl_->regs[r], __ATOMIC_RELAXED);
+	for (u32 o = 0; o < PWRING_STAT_OPS; o++) {
+		s->submitted[o] = stats_[o].submitted.load_relaxed();
+		s->completed[o] = stats_[o].completed.load_relaxed();
+		s->errors[o] = stats_[o].errors.load_relaxed();
+	}
+	u64 oldest = 0;
+	bool any = false;
+	const u32 used = pool_.used_published();
+	for (u32 i = 0; i < used; i++) {
+		const Irp &irp = pool_.at(i);
+		const u8 st = irp.state.load_relaxed();
+		if (st >= PWRING_ST_COUNT)
+			continue;
+		s->inflight++;
+		s->states[st]++;
+		const u64 since = irp.since.load_relaxed();
+		if (!any || since < oldest)
+			oldest = since;
+		any = true;
+	}
+	s->oldest_ns = any && now > oldest ? now - oldest : 0;
 }
 
 } // namespace pw

@@ -7,6 +7,7 @@
 #define PWRING_RING_H
 
 #include "irp.h"
+#include "pwring_core.h"
 
 namespace pw {
 
@@ -47,6 +48,9 @@ public:
 	void poll_woken(Irp &irp, bool sync);
 
 	IrpPool &pool() { return pool_; }
+	u32 id() const { return id_; }
+	/* fdinfo: any context that may spin; the ring must stay alive meanwhile. */
+	void snapshot(pwring_ring_snap *s, u64 now);
 
 private:
 	Ring() = default;
@@ -171,6 +175,20 @@ private:
 	static constexpr u32 kBatch = 32;
 	PendingCqe batch_[kBatch];
 	u32 batch_n_ = 0;
+
+	/*
+	 * Per-op counters, cheap enough for every request: each has a single
+	 * writer at a time, so a relaxed load and store, no locked instruction.
+	 * submitted: enter. completed, errors: whoever writes CQEs (under
+	 * cq_lock_, or enter's batch when nothing else is in flight).
+	 */
+	struct OpStats {
+		Atomic<u64> submitted, completed, errors;
+	};
+	[[gnu::always_inline]] static u32 stat_slot(u32 op) { return op < PWRING_OP_MAX ? op : PWRING_OP_MAX; }
+	[[gnu::always_inline]] static void bump(Atomic<u64> &c) { c.store_relaxed(c.load_relaxed() + 1); }
+	OpStats stats_[PWRING_OP_MAX + 1];
+	u32 id_ = 0;
 
 	kapi_lock *cq_lock_ = nullptr;
 	kapi_waitq *waitq_ = nullptr;

@@ -6,8 +6,9 @@
  * free slot, enter and teardown take the busy bit of a live one, and a
  * second caller gets EBUSY instead of blocking (as in PatchworkOS).
  */
-#include "pwring_core.h"
 #include "ring.h"
+#include "pwring_core.h"
+#include "ops/table.h"
 
 struct pwring_table {};	/* opaque to C; the real object is pw::RingTable */
 
@@ -21,10 +22,28 @@ public:
 	Result<u32> enter(const pwring_enter_args &args);
 	Result<u32> teardown(const pwring_teardown_args &args);
 	void shutdown();
+	s32 snapshot(u32 id, pwring_ring_snap *s);
+
+	/*
+	 * Guards rings_[] for snapshot() (fdinfo), which runs beside enter,
+	 * teardown and close: a ring leaves the table under it before it is
+	 * shut down or freed, so a snapshot never sees one go. Held only for
+	 * pointer updates and snapshots, which never sleep.
+	 */
+	kapi_lock *lock_ = nullptr;
 
 private:
 	friend class SlotGuard;
 	static constexpr u32 kFree = 0, kClaimed = 1, kLive = 2, kBusy = 4;
+
+	/* Takes ring `id` out of the table (the caller frees or shuts it down). */
+	[[gnu::always_inline]] Ring *unpublish(u32 id)
+	{
+		IrqLockGuard g(lock_);
+		Ring *ring = rings_[id];
+		rings_[id] = nullptr;
+		return ring;
+	}
 
 	Atomic<u32> state_[kSlots];
 	Ring *rings_[kSlots] = {};
@@ -63,11 +82,11 @@ public:
 
 	s32 error() const { return err_; }
 	Ring &ring() const { return *t_.rings_[id_]; }
-	/* The ring is gone: the slot becomes free when the guard drops. */
-	void free_slot()
+	/* The ring leaves the table; its slot becomes free when the guard drops. */
+	[[gnu::always_inline]] Ring *free_slot()
 	{
-		t_.rings_[id_] = nullptr;
 		freed_ = true;
+		return t_.unpublish(id_);
 	}
 
 private:
@@ -93,7 +112,10 @@ Result<u32> RingTable::setup(kapi_file *file, const pwring_setup_args &args)
 		state_[id].store_release(kFree);
 		return Result<u32>::error(r.error());
 	}
-	rings_[id] = r.value();
+	{
+		IrqLockGuard g(lock_);
+		rings_[id] = r.value();
+	}
 	state_[id].store_release(kLive);
 	return id;
 }
@@ -117,8 +139,7 @@ Result<u32> RingTable::teardown(const pwring_teardown_args &args)
 		return Result<u32>::error(slot.error());
 	if (!slot.ring().idle())
 		return Result<u32>::error(err::EBUSY);
-	slot.ring().destroy(true);
-	slot.free_slot();
+	slot.free_slot()->destroy(true);
 	return 0u;
 }
 
@@ -129,14 +150,26 @@ Result<u32> RingTable::teardown(const pwring_teardown_args &args)
 void RingTable::shutdown()
 {
 	for (u32 id = 0; id < kSlots; id++) {
-		Ring *ring = rings_[id];
+		Ring *ring = unpublish(id);
 		if (!ring)
 			continue;
-		rings_[id] = nullptr;
 		/* The caller may be another process, or one with no mm left. */
 		if (ring->shutdown())
 			ring->destroy(false);
 	}
+}
+
+s32 RingTable::snapshot(u32 id, pwring_ring_snap *s)
+{
+	if (id >= kSlots)
+		return err::EINVAL;
+	const u64 now = kapi_clock_coarse_ns();
+	IrqLockGuard g(lock_);
+	Ring *ring = rings_[id];
+	if (!ring)
+		return err::ENOENT;
+	ring->snapshot(s, now);
+	return 0;
 }
 
 } // namespace pw
@@ -146,7 +179,16 @@ using pw::RingTable;
 extern "C" struct pwring_table *pwring_core_open(void)
 {
 	void *mem = kapi_zalloc(sizeof(RingTable));
-	return mem ? new (mem) RingTable() : nullptr;
+	if (!mem)
+		return nullptr;
+	auto *table = new (mem) RingTable();
+	table->lock_ = kapi_lock_create();
+	if (!table->lock_) {
+		table->~RingTable();
+		kapi_free(table);
+		return nullptr;
+	}
+	return table;
 }
 
 extern "C" void pwring_core_shutdown(struct pwring_table *t)
@@ -157,8 +199,20 @@ extern "C" void pwring_core_shutdown(struct pwring_table *t)
 extern "C" void pwring_core_free(struct pwring_table *t)
 {
 	auto *table = static_cast<RingTable *>(t);
+	kapi_lock_destroy(table->lock_);
 	table->~RingTable();
 	kapi_free(table);
+}
+
+extern "C" long pwring_core_snapshot(struct pwring_table *t, __u32 id, struct pwring_ring_snap *s)
+{
+	return -long(static_cast<RingTable *>(t)->snapshot(id, s));
+}
+
+extern "C" const char *pwring_core_op_name(__u32 op)
+{
+	const pw::OpDef *def = op < PWRING_OP_MAX ? &pw::kOpTable[op] : nullptr;
+	return def ? def->name : "?";
 }
 
 extern "C" long pwring_core_setup(struct pwring_table *t, struct kapi_file *f,

@@ -3,6 +3,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 
@@ -114,4 +115,9 @@ void kapi_mb(void)
 int kapi_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);
+}
+
+unsigned long long kapi_clock_coarse_ns(void)
+{
+	return ktime_get_coarse_ns();
 }

@@ -7,6 +7,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
@@ -149,6 +150,61 @@ static int pwring_mmap(struct file *file, struct vm_area_struct *vma)
 	return pwring_mmap_ring(file->private_data, vma);
 }
 
+#ifdef CONFIG_PROC_FS
+/* fdinfo keys of the request states, indexed by enum pwring_state. */
+static const char *const pwring_state_keys[PWRING_ST_COUNT] = {
+	[PWRING_ST_LINKED]	= "Linked",
+	[PWRING_ST_RUNNING]	= "Running",
+	[PWRING_ST_SLEEP]	= "Sleeping",
+	[PWRING_ST_POLL]	= "Polling",
+	[PWRING_ST_QUEUED]	= "Queued",
+	[PWRING_ST_DEFERRED]	= "Deferred",
+	[PWRING_ST_DIRECT]	= "Direct",
+	[PWRING_ST_PAGES]	= "PageWait",
+};
+
+static void pwring_show_ring(struct seq_file *m, const struct pwring_ring_snap *s)
+{
+	unsigned int i;
+
+	seq_printf(m, "Ring:\t%u\n", s->id);
+	seq_printf(m, "SqEntries:\t%u\n", s->sentries);
+	seq_printf(m, "CqEntries:\t%u\n", s->centries);
+	seq_printf(m, "SqHead:\t%u\n", s->shead);
+	seq_printf(m, "SqTail:\t%u\n", s->stail);
+	seq_printf(m, "CqHead:\t%u\n", s->chead);
+	seq_printf(m, "CqTail:\t%u\n", s->ctail);
+	seq_puts(m, "Regs:\t");
+	for (i = 0; i < PWRING_REGS_MAX; i++)
+		seq_printf(m, i ? " %llu" : "%llu", s->regs[i]);
+	seq_putc(m, '\n');
+	seq_printf(m, "Inflight:\t%u\n", s->inflight);
+	for (i = 0; i < PWRING_ST_COUNT; i++)
+		seq_printf(m, "%s:\t%u\n", pwring_state_keys[i], s->states[i]);
+	seq_printf(m, "OldestNs:\t%llu\n", s->oldest_ns);
+	for (i = 0; i < PWRING_STAT_OPS; i++)
+		seq_printf(m, "Op.%s:\tsubmitted %llu completed %llu errors %llu\n",
+			   i < PWRING_OP_MAX ? pwring_core_op_name(i) : "invalid",
+			   s->submitted[i], s->completed[i], s->errors[i]);
+}
+
+/*
+ * /proc/<pid>/fdinfo/<fd>: a block per ring. The core copies each ring's
+ * numbers under its table lock (never sleeping); printing happens after.
+ * The open file holds the owner, and with it the table, for the call.
+ */
+static void pwring_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct kapi_file *kf = file->private_data;
+	struct pwring_ring_snap s;
+	u32 id;
+
+	for (id = 0; id < PWRING_MAX_RINGS; id++)
+		if (!pwring_core_snapshot(kf->table, id, &s))
+			pwring_show_ring(m, &s);
+}
+#endif
+
 static const struct file_operations pwring_fops = {
 	.owner		= THIS_MODULE,
 	.open		= pwring_open,
@@ -156,6 +212,9 @@ static const struct file_operations pwring_fops = {
 	.unlocked_ioctl	= pwring_ioctl,
 	.compat_ioctl	= pwring_compat_ioctl,
 	.mmap		= pwring_mmap,
+#ifdef CONFIG_PROC_FS
+	.show_fdinfo	= pwring_show_fdinfo,
+#endif
 };
 
 static struct miscdevice pwring_misc = {

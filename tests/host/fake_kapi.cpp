@@ -1801,6 +1801,50 @@ extern "C" void kapi_mb(void)
 #endif
 }
 
+/* The coarse clock is the manual (or real) clock, like the timers'. */
+extern "C" unsigned long long kapi_clock_coarse_ns(void)
+{
+	return fake::now();
+}
+
+static std::mutex g_trmu;
+static std::vector<fake::TraceEvent> g_trace;
+
+static void trace_record(const fake::TraceEvent &e)
+{
+	std::lock_guard<std::mutex> g(g_trmu);
+	g_trace.push_back(e);
+}
+
+extern "C" void kapi_trace_submit(unsigned int ring, unsigned int op, unsigned long long data,
+				  unsigned int, unsigned long long timeout)
+{
+	trace_record({fake::Trace::Submit, ring, op, data, 0, timeout});
+}
+
+extern "C" void kapi_trace_complete(unsigned int ring, unsigned int op, unsigned long long data,
+				    int err, unsigned long long result)
+{
+	trace_record({fake::Trace::Complete, ring, op, data, err, result});
+}
+
+extern "C" void kapi_trace_cancel(unsigned int ring, unsigned int op, unsigned long long data,
+				  int err)
+{
+	trace_record({fake::Trace::Cancel, ring, op, data, err, 0});
+}
+
+extern "C" void kapi_trace_timeout(unsigned int ring, unsigned int op, unsigned long long data)
+{
+	trace_record({fake::Trace::Timeout, ring, op, data, 0, 0});
+}
+
+extern "C" void kapi_trace_async(unsigned int ring, unsigned int op, unsigned long long data,
+				 unsigned int how)
+{
+	trace_record({fake::Trace::Async, ring, op, data, 0, how});
+}
+
 /* ---- The test side ---- */
 
 namespace fake {
@@ -1810,9 +1854,22 @@ void set_fatal_signal(bool pending)
 	g_fatal_signal = pending;
 }
 
+std::vector<TraceEvent> trace_log()
+{
+	std::lock_guard<std::mutex> g(g_trmu);
+	return g_trace;
+}
+
+void trace_clear()
+{
+	std::lock_guard<std::mutex> g(g_trmu);
+	g_trace.clear();
+}
+
 void reset()
 {
 	g_fatal_signal = false;
+	trace_clear();
 	{
 		std::lock_guard<std::mutex> g(g_devmu);
 		if (!g_dev.empty())

@@ -369,6 +369,18 @@ enum class Hook {
  */
 void set_hook(Hook h, std::function<void(kapi_io *)> fn);
 
+/* ---- Tracepoints: every kapi_trace_*() call, in order ---- */
+enum class Trace { Submit, Complete, Cancel, Timeout, Async };
+struct TraceEvent {
+	Trace what;
+	unsigned ring, op;
+	uint64_t data;
+	int err;		/* Complete, Cancel */
+	uint64_t value;		/* Complete: result; Submit: timeout; Async: the state */
+};
+std::vector<TraceEvent> trace_log();
+void trace_clear();
+
 } // namespace fake
 
 #endif /* PWRING_FAKE_KAPI_H */

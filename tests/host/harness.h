@@ -182,7 +182,7 @@ protected:
 	static bool only_table_live()
 	{
 		const fake::Live l = fake::live();
-		return l.allocs == 1 && !l.locks && !l.waitqs && !l.io_sets && !l.mems &&
+		return l.allocs == 1 && l.locks == 1 && !l.waitqs && !l.io_sets && !l.mems &&
 		       !l.mappings && !l.page_buffers && !l.file_refs && !l.pinned &&
 		       !l.poll_entries;
 	}

@@ -5,6 +5,7 @@
  * is 0. Nothing is pending behind it, so cancelling has nothing to stop.
  */
 #include "table.h"
+#include "../pwring_core.h"
 
 namespace pw {
 
@@ -19,6 +20,7 @@ Issue nop_issue(Irp &irp)
 		irp.err = e;
 		return Issue::Done;
 	}
+	irp.go_async(PWRING_ST_SLEEP);
 	if (!irp.arm(&kNopAsync)) {
 		irp.err = irp.cancelled_error();
 		return Issue::Done;

@@ -7,6 +7,7 @@
  */
 #include "table.h"
 #include "../ring.h"
+#include "../pwring_core.h"
 
 namespace pw {
 
@@ -92,6 +93,7 @@ Issue poll_issue(Irp &irp)
 	if (mask)
 		return ready(irp, mask);
 	kapi_io_hold_creds(irp.io);
+	irp.go_async(PWRING_ST_POLL);
 	if (!irp.arm(&kPollAsync)) {
 		irp.err = irp.cancelled_error();
 		return Issue::Done;

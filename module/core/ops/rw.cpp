@@ -15,6 +15,7 @@
  */
 #include "table.h"
 #include "../ring.h"
+#include "../pwring_core.h"
 
 namespace pw {
 
@@ -141,10 +142,14 @@ Issue direct_issue(Irp &irp)
 		return done(irp, -s64(irp.cancelled_error()));
 	s.nowait = true;
 	const s64 r = kapi_rw_direct(irp.io, s.file, s.write, s.offset, 0, true);
-	if (r == -err::EIOCBQUEUED)
-		return Issue::Queued;	/* `issuing` covers a completion before we return */
+	if (r == -err::EIOCBQUEUED) {
+		/* `issuing` covers a completion before we return, and this store */
+		irp.go_async(PWRING_ST_DIRECT);
+		return Issue::Queued;
+	}
 	if (r != -err::EAGAIN)
 		return done(irp, r);	/* done at once: completion wins over a deadline */
+	irp.go_async(PWRING_ST_QUEUED);
 	const s32 e = irp.unclaim(&kRwAsync);
 	if (e)
 		return done(irp, -s64(e));
@@ -163,6 +168,7 @@ void direct_work(Irp &irp, WorkCtx ctx)
 	s.nowait = false;
 	const s64 r = kapi_rw_direct(irp.io, s.file, s.write, s.offset, 0, false);
 	if (r == -err::EIOCBQUEUED) {
+		irp.go_async(PWRING_ST_DIRECT);	/* before `issuing` lets the device finish it */
 		if (irp.issuing.exchange(0) == 2)
 			irp.ring->complete_async(irp, ctx);	/* the device was quicker */
 		return;
@@ -205,12 +211,16 @@ Issue waitq_issue(Irp &irp)
 	if (!irp.hold())
 		return done(irp, total(s, -s64(irp.cancelled_error())));
 	const s64 r = waitq_read(irp);
-	if (r == -err::EIOCBQUEUED)
-		return Issue::Queued;	/* `issuing` covers a wakeup before we return */
+	if (r == -err::EIOCBQUEUED) {
+		/* `issuing` covers a wakeup before we return, and this store */
+		irp.go_async(PWRING_ST_PAGES);
+		return Issue::Queued;
+	}
 	if (r != -err::EAGAIN)
 		return done(irp, total(s, r));
 	/* It cannot wait that way: a worker blocks for it. */
 	s.waitq = false;
+	irp.go_async(PWRING_ST_QUEUED);
 	const s32 e = irp.unclaim(&kRwAsync);
 	if (e)
 		return done(irp, total(s, -s64(e)));
@@ -266,6 +276,7 @@ Issue rw_issue(Irp &irp, bool write)
 	s.events = (write ? kEpollOut | kEpollWrNorm : kEpollIn | kEpollRdNorm) |
 		   kEpollErr | kEpollHup;
 	kapi_io_hold_creds(irp.io);	/* the steps run as this thread */
+	irp.go_async(s.pollable ? PWRING_ST_POLL : PWRING_ST_QUEUED);
 	if (!irp.arm(&kRwAsync))
 		return done(irp, -s64(irp.cancelled_error()));
 	if (!s.pollable)
@@ -281,6 +292,7 @@ Issue rw_issue(Irp &irp, bool write)
  */
 void rearm(Irp &irp, WorkCtx ctx, bool now)
 {
+	irp.go_async(now ? PWRING_ST_QUEUED : PWRING_ST_POLL);
 	const s32 e = irp.unclaim(&kRwAsync);
 	if (!e) {
 		if (now)
@@ -300,7 +312,13 @@ void rw_work(Irp &irp, WorkCtx ctx)
 	if (s.direct)
 		return direct_work(irp, ctx);
 	if (s.waitq) {
-		/* A page we waited for is in: go on, in whichever thread took it. */
+		/*
+		 * A page we waited for is in: go on, in whichever thread took it.
+		 * Once waitq_read() queues the next wait, the wakeup may complete
+		 * the packet at once: its state is recorded before (not traced
+		 * again: the request went to page waits at its issue).
+		 */
+		irp.state.store_relaxed(PWRING_ST_PAGES);
 		const s64 r = waitq_read(irp);
 		if (r == -err::EIOCBQUEUED)
 			return;	/* held: waiting for the next page */
@@ -370,6 +388,7 @@ extern "C" void pw_rw_done(void *arg, long res)
 
 	/* A non-blocking submission the device turned down late: a worker submits again. */
 	if (res == -pw::err::EAGAIN && irp.ios.nowait) {
+		irp.go_async(PWRING_ST_QUEUED);
 		const pw::s32 e = irp.unclaim(&pw::kRwAsync);
 		if (!e) {
 			kapi_queue_work(irp.io);
