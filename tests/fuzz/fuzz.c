@@ -809,6 +809,16 @@ static int open_device(void)
 	return high;
 }
 
+/*
+ * Takes the pages of the volatile buffer away (requests using them fault
+ * from now on) and keeps the address reserved: PROT_NONE, in one mmap
+ * MAP_FIXED, with no moment at which the range is free for another mapping.
+ */
+static bool vol_retire(char *vol)
+{
+	return mmap(vol, 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == vol;
+}
+
 static bool session_open(struct session *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -864,6 +874,8 @@ static void session_closed(struct session *s)
 /* After close: every consumed SQE must show up as a CQE. */
 static void session_finish(struct session *s)
 {
+	bool quiet = true;	/* every ring seen idle: nothing can touch vol any more */
+
 	if (s->fd >= 0) {
 		close(s->fd);
 		s->fd = -1;
@@ -875,9 +887,14 @@ static void session_finish(struct session *s)
 		uint64_t consumed = atomic_load(&r->consumed);
 		int waited = 0;
 
-		if (!r->live || !r->mapped)
+		if (!r->live)
 			goto unmap;
+		if (!r->mapped) {
+			quiet = false;
+			goto unmap;
+		}
 		if (r->smashed) {
+			quiet = false;
 			sleep_ms(10);
 			goto unmap;
 		}
@@ -888,10 +905,12 @@ static void session_finish(struct session *s)
 			waited += 2;
 		}
 		reap(r, true);
-		if ((uint32_t)consumed != load_acq(&r->ctrl->ctail))
+		if ((uint32_t)consumed != load_acq(&r->ctrl->ctail)) {
+			quiet = false;
 			violation("ring %llu: %llu SQEs consumed but ctail is %u 15 s after close",
 				  (unsigned long long)r->id, (unsigned long long)consumed,
 				  load_acq(&r->ctrl->ctail));
+		}
 		if ((uint32_t)consumed != load_acq(&r->ctrl->shead))
 			violation("ring %llu: %llu SQEs consumed but shead is %u",
 				  (unsigned long long)r->id, (unsigned long long)consumed,
@@ -911,7 +930,13 @@ unmap:
 			munmap(r->ctrl, r->bytes);
 		r->live = false;
 	}
-	if (s->vol_area)
+	/*
+	 * The buffer area goes only when nothing can still write to it: every
+	 * ring seen idle. Otherwise a cancelled request still in a worker could
+	 * write to whatever took the address next (another thread's ring), so
+	 * the area stays reserved, PROT_NONE, for the process's life.
+	 */
+	if (s->vol_area && (quiet || !vol_retire(s->vol_area)))
 		munmap(s->vol_area - PAGE, 4 * PAGE);
 	s->vol = s->vol_area = NULL;
 }
@@ -1188,11 +1213,15 @@ static void ring_session(void)
 		} else if (what < 95) {
 			/* the volatile buffer goes while requests use it */
 			if (s->vol && !OFF(5)) {
-				/* unmapped, then a PROT_NONE placeholder: the address is never reused */
-				munmap(s->vol, 2 * PAGE);
-				mmap(s->vol, 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-				     -1, 0);
-				s->vol = NULL;
+				/*
+				 * Replaced by a PROT_NONE placeholder in one step
+				 * (MAP_FIXED), so the address is never reused. Not
+				 * munmap() and then a placeholder: in between, another
+				 * thread's ring could be mapped in the hole, and
+				 * session_finish() would unmap that ring under it.
+				 */
+				if (vol_retire(s->vol))
+					s->vol = NULL;
 			}
 		} else if (what < 96) {
 			/* just closed: a descriptor some SQE names goes now */
