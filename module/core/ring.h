@@ -176,6 +176,9 @@ private:
 	kapi_waitq *waitq_ = nullptr;
 	kapi_mem *mem_ = nullptr;
 	unsigned long uaddr_ = 0;
+	/* The user charged for this ring: its pages (ring_bytes_), its requests in flight. */
+	kapi_user *user_ = nullptr;
+	u64 ring_bytes_ = 0;
 	IrpPool pool_;
 };
 

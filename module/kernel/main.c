@@ -169,6 +169,7 @@ static int __init pwring_init(void)
 {
 	int ret;
 
+	pwring_limits_init();
 	/*
 	 * Requests run in threads of their owners (owner.c). This queue only
 	 * frees idle rings and finishes what cancellation left of the
