@@ -1267,9 +1267,9 @@ static void hostile_setup(void)
 	int fd = open_device();
 	struct { struct pwring_setup_args a; uint64_t tail[2]; } big;
 	struct pwring_ring_info *info = (void *)(cur->scratch + SCRATCH - PAGE);
-	uint64_t ringp, addr, se, ce, canary = rnd();
+	uint64_t ringp, addr, se, ce, rbytes, canary = rnd();
 	uint32_t size = sizeof(big.a), flags = 0;
-	bool bad_ptr = false, valid;
+	bool bad_ptr = false, self_ptr, valid;
 	void *hole = NULL;
 	int ret, err;
 
@@ -1313,12 +1313,23 @@ static void hostile_setup(void)
 		op_done();
 		if (*(uint64_t *)cur->scratch != canary)
 			violation("setup at %#llx overwrote our own mapping", (unsigned long long)addr);
-		valid = size >= PWRING_SETUP_ARGS_SIZE_VER0 && size <= PAGE && !flags && !bad_ptr &&
+		rbytes = se <= (1 << 20) && ce <= (1 << 20) ?
+			 (PWRING_SQ_OFFSET + 64 * se + 32 * ce + PAGE - 1) & ~(PAGE - 1) : 0;
+		/*
+		 * Root may map below mmap_min_addr: a low descriptor pointer that
+		 * falls inside the ring mapped at a low address is then written.
+		 */
+		self_ptr = bad_ptr && ringp && addr && ringp >= addr &&
+			   ringp - addr + sizeof(*info) <= rbytes;
+		/*
+		 * The last page below 2^47 is a valid start where user space has
+		 * 57 bits (5-level paging: the hint goes above the 47-bit window).
+		 */
+		valid = size >= PWRING_SETUP_ARGS_SIZE_VER0 && size <= PAGE && !flags &&
+			(!bad_ptr || self_ptr) &&
 			se && ce && !(se & (se - 1)) && !(ce & (ce - 1)) && ce < 65535 &&
 			!(addr & (PAGE - 1)) && (size <= sizeof(big.a) || (!big.tail[0] && !big.tail[1])) &&
-			se <= (1 << 20) && ce <= (1 << 20) &&
-			(PWRING_SQ_OFFSET + 64 * se + 32 * ce + PAGE - 1) / PAGE < PWRING_MAX_PAGES &&
-			addr < 0x7ffffffff000ULL;
+			rbytes / PAGE < PWRING_MAX_PAGES && addr <= 0x7ffffffff000ULL;
 		if (ret >= 0) {
 			if (!valid)
 				violation("setup(size %u flags %#x ring %#llx addr %#llx se %llu ce %llu) succeeded",
@@ -1327,7 +1338,9 @@ static void hostile_setup(void)
 			else if (addr && info->ctrl != addr)
 				violation("setup at %#llx mapped at %#llx", (unsigned long long)addr,
 					  (unsigned long long)info->ctrl);
-			if (!bad_ptr && info->ctrl)
+			if (self_ptr)
+				munmap((void *)(uintptr_t)addr, rbytes);
+			else if (!bad_ptr && info->ctrl)
 				munmap((void *)(uintptr_t)info->ctrl,
 				       (PWRING_SQ_OFFSET + info->sentries * 64 + info->centries * 32 + PAGE - 1) & ~(PAGE - 1));
 			continue;
