@@ -169,12 +169,33 @@ void Ring::destroy(bool unmap_user)
 		kapi_waitq_destroy(waitq_);
 	if (cq_lock_)
 		kapi_lock_destroy(cq_lock_);
+	if (const Restrictions *r = restrictions_.load_relaxed())
+		kapi_free(const_cast<Restrictions *>(r));
 	if (user_) {
 		UserCharge::give_back(user_, KAPI_LIMIT_RING_BYTES, ring_bytes_);
 		kapi_user_put(user_);
 	}
 	this->~Ring();
 	kapi_free(this);
+}
+
+Result<u32> Ring::set_restrictions(const pwring_restriction *entries, u32 n)
+{
+	if (restrictions_.load_acquire())
+		return Result<u32>::error(err::EPERM);	/* never loosened, never replaced */
+	void *mem = kapi_zalloc(sizeof(Restrictions));
+	if (!mem)
+		return Result<u32>::error(err::ENOMEM);
+	auto *r = new (mem) Restrictions();
+	for (u32 i = 0; i < n; i++) {
+		if (entries[i].fd == PWRING_RESTRICT_ANY_FD)
+			r->any_fd |= 1u << entries[i].op;
+		else
+			r->e[r->n++] = Restrictions::Entry{entries[i].op, u64(entries[i].fd)};
+	}
+	/* Dispatches from now on (also timer callbacks of earlier requests) see it. */
+	restrictions_.store_release(r);
+	return 0u;
 }
 
 /* A CQE slot is guaranteed for every packet in flight. */
@@ -584,6 +605,8 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 		e = err::EINVAL;
 	else if (dying_.load_relaxed())
 		e = err::ECANCELED;
+	else if (PW_UNLIKELY(!allowed(irp)))
+		e = err::EACCES;
 	else if (op->timeout_only && irp.sqe.timeout == 0)
 		e = err::ETIMEDOUT;	/* would expire at once: do not issue */
 	if (e) {
