@@ -65,8 +65,8 @@ int main(void)
 	/* Unknown commands. */
 	a = setup_args(&ring2, sizeof(a.setup));
 	EXPECT_ERRNO(ioctl(fd, _IO(PWRING_IOC_MAGIC, 0), &a), ENOTTY, "command number 0 -> ENOTTY");
-	EXPECT_ERRNO(ioctl(fd, _IOWR(PWRING_IOC_MAGIC, 4, struct pwring_setup_args), &a), ENOTTY,
-		     "command number 4 -> ENOTTY");
+	EXPECT_ERRNO(ioctl(fd, _IOWR(PWRING_IOC_MAGIC, 5, struct pwring_setup_args), &a), ENOTTY,
+		     "command number 5 -> ENOTTY");
 	EXPECT_ERRNO(ioctl(fd, _IOWR(PWRING_IOC_MAGIC, 99, struct pwring_setup_args), &a), ENOTTY,
 		     "command number 99 -> ENOTTY");
 	EXPECT_ERRNO(ioctl(fd, _IOWR('x', PWRING_IOC_NR_SETUP, struct pwring_setup_args), &a), ENOTTY,

@@ -148,6 +148,36 @@ struct pwring_teardown_args {
 #define PWRING_TEARDOWN_ARGS_SIZE_VER0	16u
 
 /*
+ * Restrictions: PWRING_IOC_RESTRICT locks ring `id` to an allow-list, for
+ * good (it cannot be loosened, replaced or undone). An entry allows one
+ * operation, either on any descriptor (fd == PWRING_RESTRICT_ANY_FD, the
+ * only choice for NOP, which names none) or on exactly one descriptor
+ * number (arg0 as dispatched, after register loads); several entries may
+ * name the same operation. From then on a request outside the list
+ * completes with EACCES (one CQE, like any other error).
+ */
+#define PWRING_RESTRICT_ANY_FD	(-1)
+#define PWRING_RESTRICT_MAX	64u	/* entries per ring */
+
+struct pwring_restriction {
+	__u32 op;		/* PWRING_OP_* */
+	__s32 fd;		/* a descriptor number, or PWRING_RESTRICT_ANY_FD */
+	__u32 flags;		/* must be 0 */
+	__u32 _reserved;	/* must be 0 */
+};
+
+struct pwring_restrict_args {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u64 id;
+	__u64 entries;		/* user pointer to nentries struct pwring_restriction */
+	__u32 nentries;		/* 1 to PWRING_RESTRICT_MAX */
+	__u32 _reserved;	/* must be 0 */
+};
+
+#define PWRING_RESTRICT_ARGS_SIZE_VER0	32u
+
+/*
  * ENTER with its arguments in the ioctl's argument itself (64-bit callers):
  * no struct to copy from user memory, so it is the cheaper way in. Bits
  * 0..7 hold the id, 8..31 the amount, 32..63 the wait count. A caller with a
@@ -165,6 +195,7 @@ struct pwring_teardown_args {
 #define PWRING_IOC_NR_SETUP	1
 #define PWRING_IOC_NR_ENTER	2
 #define PWRING_IOC_NR_TEARDOWN	3
+#define PWRING_IOC_NR_RESTRICT	4
 /* Commands whose argument is a value, not a pointer, are numbered from 32. */
 #define PWRING_IOC_NR_ENTER_PACKED	32
 #define PWRING_IOC_NR_WORKER		33
@@ -195,6 +226,9 @@ struct pwring_teardown_args {
 	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_ENTER, struct pwring_enter_args)
 #define PWRING_IOC_TEARDOWN \
 	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_TEARDOWN, struct pwring_teardown_args)
+/* Return: 0, or -1 with errno. */
+#define PWRING_IOC_RESTRICT \
+	_IOW(PWRING_IOC_MAGIC, PWRING_IOC_NR_RESTRICT, struct pwring_restrict_args)
 /* The argument is the packed value itself (see PWRING_ENTER_*), not a pointer. */
 #define PWRING_IOC_ENTER_PACKED	_IO(PWRING_IOC_MAGIC, PWRING_IOC_NR_ENTER_PACKED)
 /* Return: a worker handle; on the handle, PWRING_WORK_RETIRE or _SPAWN. */
@@ -255,6 +289,18 @@ PWRING_OFFSET_CHECK(struct pwring_enter_args, wait, 24);
 PWRING_STATIC_ASSERT(sizeof(struct pwring_teardown_args) == PWRING_TEARDOWN_ARGS_SIZE_VER0,
 		     "teardown args");
 PWRING_OFFSET_CHECK(struct pwring_teardown_args, id, 8);
+PWRING_STATIC_ASSERT(sizeof(struct pwring_restrict_args) == PWRING_RESTRICT_ARGS_SIZE_VER0,
+		     "restrict args");
+PWRING_OFFSET_CHECK(struct pwring_restrict_args, id, 8);
+PWRING_OFFSET_CHECK(struct pwring_restrict_args, entries, 16);
+PWRING_OFFSET_CHECK(struct pwring_restrict_args, nentries, 24);
+PWRING_OFFSET_CHECK(struct pwring_restrict_args, _reserved, 28);
+PWRING_STATIC_ASSERT(sizeof(struct pwring_restriction) == 16, "restriction size");
+PWRING_OFFSET_CHECK(struct pwring_restriction, op, 0);
+PWRING_OFFSET_CHECK(struct pwring_restriction, fd, 4);
+PWRING_OFFSET_CHECK(struct pwring_restriction, flags, 8);
+PWRING_OFFSET_CHECK(struct pwring_restriction, _reserved, 12);
+PWRING_STATIC_ASSERT(PWRING_OP_MAX <= 32, "restriction op masks are 32 bits");
 
 /* The packed ENTER: fields do not overlap, and the maxima cover every ring. */
 PWRING_STATIC_ASSERT(PWRING_MAX_RINGS - 1 <= PWRING_ENTER_ID_MASK, "packed id");

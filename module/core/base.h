@@ -42,10 +42,12 @@ namespace pw {
 
 /* Linux errno values (part of the Linux ABI, identical on every arch we build). */
 namespace err {
+constexpr s32 EPERM = 1;
 constexpr s32 ENOENT = 2;
 constexpr s32 EINTR = 4;
 constexpr s32 EBADF = 9;
 constexpr s32 ENOMEM = 12;
+constexpr s32 EACCES = 13;
 constexpr s32 EFAULT = 14;
 constexpr s32 EBUSY = 16;
 constexpr s32 EINVAL = 22;

@@ -228,6 +228,25 @@ long kapi_mem_map_user(struct kapi_file *f, struct kapi_mem *m,
 		       unsigned long hint, unsigned long *uaddr);
 void kapi_mem_unmap_user(struct kapi_mem *m, unsigned long uaddr);
 
+/*
+ * Per-user limits (module/kernel/limits.c). A ring charges the real user of
+ * the thread that set it up: kapi_user_get() returns a reference to that
+ * user's counters (NULL when out of memory), kapi_user_put() drops it
+ * (process context). kapi_user_counters() gives the KAPI_LIMITS counters
+ * the core keeps there (atomics, core/limits.h); kapi_limit() the current
+ * limit for each, which root may change at any time.
+ */
+struct kapi_user;
+enum {
+	KAPI_LIMIT_REQUESTS = 0,	/* requests in flight */
+	KAPI_LIMIT_RING_BYTES = 1,	/* bytes of ring pages */
+	KAPI_LIMITS = 2,
+};
+struct kapi_user *kapi_user_get(void);
+void kapi_user_put(struct kapi_user *u);
+unsigned long long *kapi_user_counters(struct kapi_user *u);
+unsigned long long kapi_limit(int which);
+
 /* Returns 0 or -EFAULT. */
 int kapi_copy_to_user(unsigned long uaddr, const void *src, unsigned long n);
 

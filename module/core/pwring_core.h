@@ -18,6 +18,8 @@ struct kapi_file;
 struct pwring_setup_args;
 struct pwring_enter_args;
 struct pwring_teardown_args;
+struct pwring_restrict_args;
+struct pwring_restriction;
 struct pwring_table;
 
 struct pwring_table *pwring_core_open(void);
@@ -32,6 +34,9 @@ long pwring_core_setup(struct pwring_table *t, struct kapi_file *f,
 		       const struct pwring_setup_args *a);
 long pwring_core_enter(struct pwring_table *t, const struct pwring_enter_args *a);
 long pwring_core_teardown(struct pwring_table *t, const struct pwring_teardown_args *a);
+/* `entries`: a->nentries entries (at most PWRING_RESTRICT_MAX), copied in by the caller. */
+long pwring_core_restrict(struct pwring_table *t, const struct pwring_restrict_args *a,
+			  const struct pwring_restriction *entries);
 
 /*
  * Where a request in flight is (fdinfo; the same values are the `how` of

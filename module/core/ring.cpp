@@ -8,6 +8,7 @@
  * read). shead and ctail are written from our own copies, never read back.
  */
 #include "ring.h"
+#include "limits.h"
 #include "pwring_core.h"
 #include "timeout.h"
 #include "ops/table.h"
@@ -98,8 +99,19 @@ s32 Ring::init(kapi_file *file, const pwring_setup_args &args, u32 id, pwring_ri
 	waitq_ = kapi_waitq_create();
 	if (!cq_lock_ || !waitq_)
 		return err::ENOMEM;
+	/*
+	 * The ring's pages are charged to its user before they exist, like
+	 * io_uring charges ring memory: beyond max_user_ring_bytes, ENOMEM.
+	 */
+	const u64 pages = (bytes + kPageSize - 1) / kPageSize;
+	user_ = kapi_user_get();
+	if (!user_)
+		return err::ENOMEM;
+	if (!UserCharge::take_all(user_, KAPI_LIMIT_RING_BYTES, pages * kPageSize))
+		return err::ENOMEM;
+	ring_bytes_ = pages * kPageSize;
 	void *kaddr = nullptr;
-	mem_ = kapi_mem_alloc((bytes + kPageSize - 1) / kPageSize, &kaddr);
+	mem_ = kapi_mem_alloc(pages, &kaddr);
 	if (!mem_)
 		return err::ENOMEM;
 	ctrl_ = static_cast<pwring_ctrl *>(kaddr);
@@ -162,8 +174,33 @@ void Ring::destroy(bool unmap_user)
 		kapi_waitq_destroy(waitq_);
 	if (cq_lock_)
 		kapi_lock_destroy(cq_lock_);
+	if (const Restrictions *r = restrictions_.load_relaxed())
+		kapi_free(const_cast<Restrictions *>(r));
+	if (user_) {
+		UserCharge::give_back(user_, KAPI_LIMIT_RING_BYTES, ring_bytes_);
+		kapi_user_put(user_);
+	}
 	this->~Ring();
 	kapi_free(this);
+}
+
+Result<u32> Ring::set_restrictions(const pwring_restriction *entries, u32 n)
+{
+	if (restrictions_.load_acquire())
+		return Result<u32>::error(err::EPERM);	/* never loosened, never replaced */
+	void *mem = kapi_zalloc(sizeof(Restrictions));
+	if (!mem)
+		return Result<u32>::error(err::ENOMEM);
+	auto *r = new (mem) Restrictions();
+	for (u32 i = 0; i < n; i++) {
+		if (entries[i].fd == PWRING_RESTRICT_ANY_FD)
+			r->any_fd |= 1u << entries[i].op;
+		else
+			r->e[r->n++] = Restrictions::Entry{entries[i].op, u64(entries[i].fd)};
+	}
+	/* Dispatches from now on (also timer callbacks of earlier requests) see it. */
+	restrictions_.store_release(r);
+	return 0u;
 }
 
 /* A CQE slot is guaranteed for every packet in flight. */
@@ -230,11 +267,23 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 		ready = sentries_;	/* a corrupt stail cannot make us reread slots */
 	const u32 want = amount < ready ? u32(amount) : ready;
 
+	/*
+	 * Each request is charged to the ring's user until it completes: what
+	 * max_user_requests leaves of `want` is taken at once, and what was not
+	 * consumed is given back after the loop. Beyond the limit the SQE stays
+	 * in the SQ for a later enter.
+	 */
+	const u64 granted = UserCharge::take_upto(user_, KAPI_LIMIT_REQUESTS, want);
 	u32 consumed = 0;
-	s32 stop = 0;	/* why consuming stopped early: EBUSY (admission) or ENOMEM */
+	/* why consuming stopped early: EBUSY (admission), ENOMEM, EAGAIN (user limit) */
+	s32 stop = 0;
 	Irp *head = nullptr, *tail = nullptr;
 	SubmitPlug plug(pool_.ios(), want);
 	while (consumed < want) {
+		if (PW_UNLIKELY(consumed == granted)) {
+			stop = err::EAGAIN;
+			break;
+		}
 		/* A fatal signal ends the call between SQEs; a long batch yields. */
 		if (PW_UNLIKELY(consumed % kResched == kResched - 1)) {
 			if (kapi_fatal_signal_pending())
@@ -270,13 +319,17 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 		}
 		tail = irp;
 	}
+	UserCharge::give_back(user_, KAPI_LIMIT_REQUESTS, granted - consumed);
 	shared_store_release(&ctrl_->shead, sq_head_);
 	run(head, Ctx::Task);	/* a chain also ends with the batch */
 	plug.finish();
 	flush_batch();
 
-	/* Blocked by admission with a wait, the submitter waits for room instead. */
-	if (consumed == 0 && stop && (wait == 0 || stop == err::ENOMEM))
+	/*
+	 * Blocked by admission with a wait, the submitter waits for room
+	 * instead; the user's limit is not this ring's to free: EAGAIN.
+	 */
+	if (consumed == 0 && stop && (wait == 0 || stop != err::EBUSY))
 		return Result<u32>::error(stop);
 	if (wait == 0)
 		return consumed;
@@ -565,6 +618,8 @@ Irp *Ring::dispatch(Irp &irp, Ctx ctx)
 		e = err::EINVAL;
 	else if (dying_.load_relaxed())
 		e = err::ECANCELED;
+	else if (PW_UNLIKELY(!allowed(irp)))
+		e = err::EACCES;
 	else if (op->timeout_only && irp.sqe.timeout == 0)
 		e = err::ETIMEDOUT;	/* would expire at once: do not issue */
 	if (e) {
@@ -679,6 +734,8 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 		shared_store_release(&ctrl_->regs[save], result);
 	irp.state.store_relaxed(Irp::kFree);
 	pool_.free(&irp, in_enter);
+	/* Given back before the CQE is out: whoever reaps it may submit again. */
+	UserCharge::give_back(user_, KAPI_LIMIT_REQUESTS, 1);
 	post(in_enter, op, data, e, result);
 	/*
 	 * Interrupt context completes one request: the successor (dispatched,
@@ -702,6 +759,7 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 		next = skipped->chain_next;
 		skipped->state.store_relaxed(Irp::kFree);
 		pool_.free(skipped, in_enter);
+		UserCharge::give_back(user_, KAPI_LIMIT_REQUESTS, 1);
 		post(in_enter, sop, sdata, err::ECANCELED, 0);
 	}
 	return next;

@@ -11,6 +11,30 @@
 
 namespace pw {
 
+/*
+ * A ring's allow-list (PWRING_IOC_RESTRICT): immutable once published.
+ * Operations allowed on any descriptor are a bit mask; the others are
+ * (op, fd) pairs, few enough (PWRING_RESTRICT_MAX) for a linear scan.
+ */
+struct Restrictions {
+	u32 any_fd = 0;		/* bit op: allowed whatever arg0 is */
+	u32 n = 0;
+	struct Entry {
+		u32 op;
+		u64 fd;
+	} e[PWRING_RESTRICT_MAX];
+
+	bool allows(u32 op, u64 fd) const
+	{
+		if (any_fd & (1u << op))
+			return true;
+		for (u32 i = 0; i < n; i++)
+			if (e[i].op == op && e[i].fd == fd)
+				return true;
+		return false;
+	}
+};
+
 class Ring {
 public:
 	/* Validates, allocates, maps into the caller and fills *info. */
@@ -20,6 +44,12 @@ public:
 	void destroy(bool unmap_user);
 
 	Result<u32> enter(u64 amount, u64 wait);
+	/*
+	 * Locks the ring to an allow-list for good (entries validated by the
+	 * caller): EPERM if it is locked already, ENOMEM. Called with the
+	 * slot's busy bit held, so no enter runs meanwhile.
+	 */
+	Result<u32> set_restrictions(const pwring_restriction *entries, u32 n);
 	/*
 	 * Close or owner exit: cancel everything in flight, without waiting.
 	 * True when the ring is idle already (the caller destroys it), else
@@ -118,6 +148,16 @@ private:
 	class SubmitPlug;
 	class WakerScope;
 	void load_registers(Irp &irp) const;
+	/*
+	 * The allow-list lets this request through. Called at dispatch after
+	 * the register loads: arg0 is then the descriptor the op resolves
+	 * (from the packet's private copy, never read again from the ring).
+	 */
+	bool allowed(const Irp &irp) const
+	{
+		const Restrictions *r = restrictions_.load_acquire();
+		return !r || r->allows(irp.sqe.op, irp.sqe.arg0);
+	}
 	Irp *finish(Irp &irp, Ctx ctx);
 	/* Inlined into finish(): specialised for each context, one call less per request. */
 	[[gnu::always_inline]] inline Irp *retire(Irp &irp, bool in_enter, bool in_irq);
@@ -194,6 +234,11 @@ private:
 	kapi_waitq *waitq_ = nullptr;
 	kapi_mem *mem_ = nullptr;
 	unsigned long uaddr_ = 0;
+	/* The user charged for this ring: its pages (ring_bytes_), its requests in flight. */
+	kapi_user *user_ = nullptr;
+	u64 ring_bytes_ = 0;
+	/* The allow-list, or none; set once, read at every dispatch. */
+	Atomic<const Restrictions *> restrictions_;
 	IrpPool pool_;
 };
 

@@ -21,6 +21,7 @@ public:
 	Result<u32> setup(kapi_file *file, const pwring_setup_args &args);
 	Result<u32> enter(const pwring_enter_args &args);
 	Result<u32> teardown(const pwring_teardown_args &args);
+	Result<u32> restrict_ring(const pwring_restrict_args &args, const pwring_restriction *entries);
 	void shutdown();
 	s32 snapshot(u32 id, pwring_ring_snap *s);
 
@@ -144,6 +145,29 @@ Result<u32> RingTable::teardown(const pwring_teardown_args &args)
 }
 
 /*
+ * Validates everything before touching the ring: a refused call changes
+ * nothing. `entries` holds args.nentries entries (the glue copied them).
+ */
+Result<u32> RingTable::restrict_ring(const pwring_restrict_args &args, const pwring_restriction *entries)
+{
+	if (args.flags || args._reserved || args.nentries == 0 ||
+	    args.nentries > PWRING_RESTRICT_MAX)
+		return Result<u32>::error(err::EINVAL);
+	for (u32 i = 0; i < args.nentries; i++) {
+		const pwring_restriction &e = entries[i];
+		if (e.op >= PWRING_OP_MAX || e.flags || e._reserved || e.fd < PWRING_RESTRICT_ANY_FD)
+			return Result<u32>::error(err::EINVAL);
+		/* NOP names no descriptor. */
+		if (e.op == PWRING_OP_NOP && e.fd != PWRING_RESTRICT_ANY_FD)
+			return Result<u32>::error(err::EINVAL);
+	}
+	SlotGuard slot(*this, args.id);
+	if (slot.error())
+		return Result<u32>::error(slot.error());
+	return slot.ring().set_restrictions(entries, args.nentries);
+}
+
+/*
  * The file's last reference is gone, or its owner: cancel everything and
  * let each ring go when its last request completes. Nothing waits here.
  */
@@ -229,4 +253,10 @@ extern "C" long pwring_core_enter(struct pwring_table *t, const struct pwring_en
 extern "C" long pwring_core_teardown(struct pwring_table *t, const struct pwring_teardown_args *a)
 {
 	return static_cast<RingTable *>(t)->teardown(*a).to_long();
+}
+
+extern "C" long pwring_core_restrict(struct pwring_table *t, const struct pwring_restrict_args *a,
+				     const struct pwring_restriction *entries)
+{
+	return static_cast<RingTable *>(t)->restrict_ring(*a, entries).to_long();
 }

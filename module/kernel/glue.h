@@ -107,6 +107,9 @@ void kapi_tw_home(struct kapi_ios *ios);
 /* access.c: the `disabled` and `group` parameters */
 bool pwring_may_setup(void);
 
+/* limits.c: the per-user limits */
+void pwring_limits_init(void);
+
 /* owner.c */
 struct pwring_owner *pwring_owner_create(void);
 struct pwring_table *pwring_owner_table(struct pwring_owner *ow);

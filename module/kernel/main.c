@@ -76,6 +76,22 @@ static long pwring_enter_packed(struct kapi_file *kf, unsigned long arg)
 	return ret ? ret : pwring_core_enter(kf->table, &a);
 }
 
+/* RESTRICT: the entries are copied in here; the core validates them. */
+static long pwring_restrict(struct kapi_file *kf, const struct pwring_restrict_args *a)
+{
+	struct pwring_restriction *e;
+	long ret;
+
+	if (a->nentries == 0 || a->nentries > PWRING_RESTRICT_MAX)
+		return -EINVAL;
+	e = memdup_array_user(u64_to_user_ptr(a->entries), a->nentries, sizeof(*e));
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	ret = pwring_core_restrict(kf->table, a, e);
+	kfree(e);
+	return ret;
+}
+
 /* The commands whose argument is a struct in user memory. */
 static long pwring_ioctl_struct(struct kapi_file *kf, unsigned int nr,
 				void __user *uarg)
@@ -84,6 +100,7 @@ static long pwring_ioctl_struct(struct kapi_file *kf, unsigned int nr,
 		struct pwring_setup_args setup;
 		struct pwring_enter_args enter;
 		struct pwring_teardown_args teardown;
+		struct pwring_restrict_args restr;
 	} a;
 	int ret;
 
@@ -95,7 +112,7 @@ static long pwring_ioctl_struct(struct kapi_file *kf, unsigned int nr,
 		ret = pwring_owner_claim(kf->owner);
 	else
 		ret = pwring_owner_check(kf->owner);
-	if (ret && nr >= PWRING_IOC_NR_SETUP && nr <= PWRING_IOC_NR_TEARDOWN)
+	if (ret && nr >= PWRING_IOC_NR_SETUP && nr <= PWRING_IOC_NR_RESTRICT)
 		return ret;
 	switch (nr) {
 	case PWRING_IOC_NR_ENTER:
@@ -110,6 +127,10 @@ static long pwring_ioctl_struct(struct kapi_file *kf, unsigned int nr,
 		ret = pwring_copy_args(&a.teardown, sizeof(a.teardown),
 				       PWRING_TEARDOWN_ARGS_SIZE_VER0, uarg);
 		return ret ? ret : pwring_core_teardown(kf->table, &a.teardown);
+	case PWRING_IOC_NR_RESTRICT:
+		ret = pwring_copy_args(&a.restr, sizeof(a.restr),
+				       PWRING_RESTRICT_ARGS_SIZE_VER0, uarg);
+		return ret ? ret : pwring_restrict(kf, &a.restr);
 	default:
 		return -ENOTTY;
 	}
@@ -228,6 +249,7 @@ static int __init pwring_init(void)
 {
 	int ret;
 
+	pwring_limits_init();
 	/*
 	 * Requests run in threads of their owners (owner.c). This queue only
 	 * frees idle rings and finishes what cancellation left of the

@@ -19,6 +19,8 @@
  *    munmap/mremap/mprotect/madvise of the ring, teardown and enter from two
  *    threads, fork (the child must get EPERM), dup2 over the device
  *    descriptor, close with requests in flight;
+ *    Some rings are locked to a random allow-list (PWRING_IOC_RESTRICT),
+ *    changed again (EPERM) or sent bad lists (EINVAL);
  *  - setup at hostile addresses, sizes and descriptor pointers;
  *  - ioctls with random command numbers, sizes, tails and arguments.
  * The supervisor kills worker processes at random (exit with rings in
@@ -31,7 +33,9 @@
  * SQE: its op, a data tag seen once, and its error in the documented set for
  * that SQE (EINVAL for reserved flag bits and unknown ops, ETIMEDOUT only
  * with a timeout, ECANCELED only in a chain or after close, NOP never
- * succeeds, results bounded by the count or the poll bits). Every call's
+ * succeeds, results bounded by the count or the poll bits; on a restricted
+ * ring EACCES exactly for what its list refuses, either way only where the
+ * descriptor comes from a register or the SQE was consumed before the lock). Every call's
  * errno must be one the ABI documents for it. Anything else is a violation.
  *
  * Last line: "fuzz: <N> operations, <N> violations, seed <S>"; exit status 1
@@ -80,6 +84,8 @@
 struct shared {
 	_Atomic uint64_t ops;
 	_Atomic uint64_t violations;
+	_Atomic uint64_t restricted;	/* rings locked to an allow-list */
+	_Atomic uint64_t eacces;	/* CQEs refused by one (seen on precise rings) */
 	_Atomic int stop;
 };
 static struct shared *sh;
@@ -360,6 +366,12 @@ struct ring {
 	bool precise;		/* control fields never corrupted: CQEs are checked one by one */
 	bool closed;		/* its descriptor went: ECANCELED is fine */
 	bool smashed;		/* we wrote shead/ctail: the final counts cannot be read */
+	/* PWRING_IOC_RESTRICT: the allow-list, and the first SQE consumed after it */
+	bool restricted;
+	uint32_t allow_any;	/* ops allowed on any descriptor (bit per op) */
+	int nallow;
+	struct { uint32_t op; int fd; } allow[8];
+	uint64_t restrict_from;
 	uint64_t id;
 	struct pwring_ring_info info;
 	struct pwring_ctrl *ctrl;
@@ -465,6 +477,38 @@ static void gen_sqe(struct session *s, struct pwring_sqe *sqe, uint64_t tag)
 	sqe->arg4 = chance(80) ? 0 : rnd();
 }
 
+/*
+ * What a restricted ring's allow-list means for SQE seq: it never gets
+ * EACCES, it must, or it may (its descriptor comes from a register, or it
+ * was consumed before the lock and may have been dispatched either side).
+ * Reserved flags and unknown ops complete EINVAL before the list is read.
+ */
+enum { DENY_NEVER, DENY_MUST, DENY_MAYBE };
+
+static int deny_verdict(const struct ring *r, uint32_t seq, const struct rec *q)
+{
+	bool listed = false, match = false;
+	int v;
+
+	if (!r->restricted || (q->flags & PWRING_FLAGS_RESERVED) || q->op >= PWRING_OP_MAX ||
+	    (r->allow_any & (1u << q->op)))
+		return DENY_NEVER;
+	for (int i = 0; i < r->nallow; i++)
+		if (r->allow[i].op == q->op) {
+			listed = true;
+			match |= (uint64_t)(int64_t)r->allow[i].fd == q->fd;
+		}
+	if (!listed)
+		v = DENY_MUST;
+	else if (((q->flags >> PWRING_LOAD0) & PWRING_REG_MASK) != PWRING_REG_NONE)
+		v = DENY_MAYBE;
+	else
+		v = match ? DENY_NEVER : DENY_MUST;
+	if (seq < r->restrict_from && v == DENY_MUST)
+		v = DENY_MAYBE;
+	return v;
+}
+
 /* Check one CQE of a precise ring against its SQE. */
 static void check_cqe(struct ring *r, const struct pwring_cqe *c)
 {
@@ -474,6 +518,7 @@ static void check_cqe(struct ring *r, const struct pwring_cqe *c)
 	struct rec *q;
 	int e = c->error;
 	bool cancel_ok, timeout_ok;
+	int deny;
 
 	if ((tag >> 32) != (r->id + 1) || seq >= consumed || seq >= RECS) {
 		violation("ring %llu: CQE data %#llx names no consumed SQE (consumed %llu)",
@@ -495,6 +540,20 @@ static void check_cqe(struct ring *r, const struct pwring_cqe *c)
 	timeout_ok = q->timeout != PWRING_TIMEOUT_NEVER;
 	if (e == ECANCELED && cancel_ok)
 		return;
+	deny = deny_verdict(r, seq, q);
+	if (e == EACCES) {
+		atomic_fetch_add_explicit(&sh->eacces, 1, memory_order_relaxed);
+		if (deny == DENY_NEVER)
+			violation("ring %llu SQE %u (op %u fd %lld flags %#x): EACCES, %s",
+				  (unsigned long long)r->id, seq, q->op, (long long)q->fd, q->flags,
+				  r->restricted ? "allowed by the ring's list" : "ring not restricted");
+		return;
+	}
+	if (deny == DENY_MUST) {
+		violation("ring %llu SQE %u (op %u fd %lld flags %#x): error %s, want EACCES (restricted)",
+			  (unsigned long long)r->id, seq, q->op, (long long)q->fd, q->flags, ename(e));
+		return;
+	}
 	if (e == ETIMEDOUT && timeout_ok && !(q->flags & PWRING_FLAGS_RESERVED) &&
 	    q->op < PWRING_OP_MAX)
 		return;
@@ -544,6 +603,9 @@ static void check_cqe(struct ring *r, const struct pwring_cqe *c)
 static void check_cqe_loose(struct ring *r, const struct pwring_cqe *c)
 {
 	int e = c->error;
+
+	if (e == EACCES && r->restricted)
+		return;
 
 	if (e < 0 || e > 133 || (e && !IN(e, EBADF, EFAULT, EINVAL, ESPIPE, EISDIR, EAGAIN, EPIPE,
 					  EFBIG, ENOSPC, ENOTCONN, ECONNRESET, EOVERFLOW, ENOMEM,
@@ -809,6 +871,16 @@ static int open_device(void)
 	return high;
 }
 
+/*
+ * Takes the pages of the volatile buffer away (requests using them fault
+ * from now on) and keeps the address reserved: PROT_NONE, in one mmap
+ * MAP_FIXED, with no moment at which the range is free for another mapping.
+ */
+static bool vol_retire(char *vol)
+{
+	return mmap(vol, 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == vol;
+}
+
 static bool session_open(struct session *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -864,6 +936,8 @@ static void session_closed(struct session *s)
 /* After close: every consumed SQE must show up as a CQE. */
 static void session_finish(struct session *s)
 {
+	bool quiet = true;	/* every ring seen idle: nothing can touch vol any more */
+
 	if (s->fd >= 0) {
 		close(s->fd);
 		s->fd = -1;
@@ -875,9 +949,14 @@ static void session_finish(struct session *s)
 		uint64_t consumed = atomic_load(&r->consumed);
 		int waited = 0;
 
-		if (!r->live || !r->mapped)
+		if (!r->live)
 			goto unmap;
+		if (!r->mapped) {
+			quiet = false;
+			goto unmap;
+		}
 		if (r->smashed) {
+			quiet = false;
 			sleep_ms(10);
 			goto unmap;
 		}
@@ -888,10 +967,12 @@ static void session_finish(struct session *s)
 			waited += 2;
 		}
 		reap(r, true);
-		if ((uint32_t)consumed != load_acq(&r->ctrl->ctail))
+		if ((uint32_t)consumed != load_acq(&r->ctrl->ctail)) {
+			quiet = false;
 			violation("ring %llu: %llu SQEs consumed but ctail is %u 15 s after close",
 				  (unsigned long long)r->id, (unsigned long long)consumed,
 				  load_acq(&r->ctrl->ctail));
+		}
 		if ((uint32_t)consumed != load_acq(&r->ctrl->shead))
 			violation("ring %llu: %llu SQEs consumed but shead is %u",
 				  (unsigned long long)r->id, (unsigned long long)consumed,
@@ -911,9 +992,23 @@ unmap:
 			munmap(r->ctrl, r->bytes);
 		r->live = false;
 	}
-	if (s->vol_area)
+	/*
+	 * The buffer area goes only when nothing can still write to it: every
+	 * ring seen idle. Otherwise a cancelled request still in a worker could
+	 * write to whatever took the address next (another thread's ring), so
+	 * the area stays reserved, PROT_NONE, for the process's life.
+	 */
+	if (s->vol_area && (quiet || !vol_retire(s->vol_area)))
 		munmap(s->vol_area - PAGE, 4 * PAGE);
 	s->vol = s->vol_area = NULL;
+}
+
+static int restrict_call(int fd, uint64_t id, const struct pwring_restriction *e, uint32_t n)
+{
+	struct pwring_restrict_args a = { .size = sizeof(a), .id = id,
+					  .entries = (uint64_t)(uintptr_t)e, .nentries = n };
+
+	return ioctl(fd, PWRING_IOC_RESTRICT, &a);
 }
 
 /* A forked child may not use the parent's rings (EPERM), only drop the file. */
@@ -943,13 +1038,20 @@ static void fork_probe(struct session *s)
 			bad |= 8;
 		if (s->ring[0].mapped && msync(s->ring[0].ctrl, PAGE, MS_ASYNC) == 0)
 			bad |= 16;	/* the ring mapping is not inherited */
+		{
+			struct pwring_restriction e = { .op = PWRING_OP_POLL,
+							.fd = PWRING_RESTRICT_ANY_FD };
+
+			if (restrict_call(s->fd, s->ring[0].id, &e, 1) != -1 || errno != EPERM)
+				bad |= 32;
+		}
 		_exit(bad);
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	op_done();
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		violation("fork: the child used the parent's ring (mask %d: 1 setup 2 enter 4 packed 8 teardown 16 mapping), status %#x",
+		violation("fork: the child used the parent's ring (mask %d: 1 setup 2 enter 4 packed 8 teardown 16 mapping 32 restrict), status %#x",
 			  WIFEXITED(status) ? WEXITSTATUS(status) : -1, status);
 }
 
@@ -1130,6 +1232,73 @@ static void stir(void)
 	disarm();
 }
 
+/* A descriptor for an allow-list entry: one of ours, or any. */
+static int pick_allow_fd(void)
+{
+	int fds[] = { cur->pipe_r, cur->pipe_w, cur->sock_a, cur->efd, cur->zero, cur->file };
+	int fd = fds[below(sizeof(fds) / sizeof(fds[0]))];
+
+	return chance(30) || fd < 0 ? PWRING_RESTRICT_ANY_FD : fd;
+}
+
+/*
+ * Lock the ring to a random allow-list (the model then expects EACCES for
+ * the rest), or try to change a locked one (EPERM), or send a bad list
+ * (EINVAL, nothing changes).
+ */
+static void restrict_ring(struct session *s, struct ring *r)
+{
+	struct pwring_restriction e[8];
+	uint32_t n = 1 + (uint32_t)below(4);
+	int ret, err;
+	bool bad = chance(15);
+
+	if (r->closed)
+		return;
+	memset(e, 0, sizeof(e));
+	for (uint32_t i = 0; i < n; i++) {
+		e[i].op = (uint32_t)below(PWRING_OP_MAX);
+		e[i].fd = e[i].op == PWRING_OP_NOP ? PWRING_RESTRICT_ANY_FD : pick_allow_fd();
+	}
+	if (bad) {
+		switch (below(4)) {
+		case 0: e[0].op = PWRING_OP_MAX + (uint32_t)below(5); break;
+		case 1: e[0].fd = -2 - (int)below(100); break;
+		case 2: e[0].flags = 1 + (uint32_t)below(8); break;
+		default: e[0].op = PWRING_OP_NOP; e[0].fd = (int)below(64); break;
+		}
+	}
+	ret = restrict_call(s->fd, r->id, e, n);
+	err = errno;
+	op_done();
+	if (bad) {
+		if (ret == 0 || err != EINVAL)
+			violation("ring %llu: a bad allow-list gave %d %s, want EINVAL",
+				  (unsigned long long)r->id, ret, ret ? ename(err) : "");
+		return;
+	}
+	if (r->restricted) {
+		if (ret == 0 || err != EPERM)
+			violation("ring %llu: restricting it again gave %d %s, want EPERM",
+				  (unsigned long long)r->id, ret, ret ? ename(err) : "");
+		return;
+	}
+	if (ret) {
+		violation("ring %llu: restrict failed %s", (unsigned long long)r->id, ename(err));
+		return;
+	}
+	r->restricted = true;
+	atomic_fetch_add_explicit(&sh->restricted, 1, memory_order_relaxed);
+	r->restrict_from = atomic_load(&r->consumed);
+	r->nallow = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (e[i].fd == PWRING_RESTRICT_ANY_FD)
+			r->allow_any |= 1u << e[i].op;
+		else
+			r->allow[r->nallow++] = (typeof(r->allow[0])){ e[i].op, e[i].fd };
+	}
+}
+
 static void ring_session(void)
 {
 	struct session *s = calloc(1, sizeof(*s));
@@ -1153,8 +1322,11 @@ static void ring_session(void)
 		if (what < 30) {
 			if (r->mapped)
 				submit(s, r);
-		} else if (what < 60) {
+		} else if (what < 58) {
 			enter_ring(s, r);
+		} else if (what < 60) {
+			if (!OFF(12))
+				restrict_ring(s, r);
 		} else if (what < 72) {
 			reap(r, chance(50));
 		} else if (what < 80) {
@@ -1188,11 +1360,15 @@ static void ring_session(void)
 		} else if (what < 95) {
 			/* the volatile buffer goes while requests use it */
 			if (s->vol && !OFF(5)) {
-				/* unmapped, then a PROT_NONE placeholder: the address is never reused */
-				munmap(s->vol, 2 * PAGE);
-				mmap(s->vol, 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-				     -1, 0);
-				s->vol = NULL;
+				/*
+				 * Replaced by a PROT_NONE placeholder in one step
+				 * (MAP_FIXED), so the address is never reused. Not
+				 * munmap() and then a placeholder: in between, another
+				 * thread's ring could be mapped in the hole, and
+				 * session_finish() would unmap that ring under it.
+				 */
+				if (vol_retire(s->vol))
+					s->vol = NULL;
 			}
 		} else if (what < 96) {
 			/* just closed: a descriptor some SQE names goes now */
@@ -1238,9 +1414,9 @@ static void hostile_setup(void)
 	int fd = open_device();
 	struct { struct pwring_setup_args a; uint64_t tail[2]; } big;
 	struct pwring_ring_info *info = (void *)(cur->scratch + SCRATCH - PAGE);
-	uint64_t ringp, addr, se, ce, canary = rnd();
+	uint64_t ringp, addr, se, ce, rbytes, canary = rnd();
 	uint32_t size = sizeof(big.a), flags = 0;
-	bool bad_ptr = false, valid;
+	bool bad_ptr = false, self_ptr, valid;
 	void *hole = NULL;
 	int ret, err;
 
@@ -1284,12 +1460,23 @@ static void hostile_setup(void)
 		op_done();
 		if (*(uint64_t *)cur->scratch != canary)
 			violation("setup at %#llx overwrote our own mapping", (unsigned long long)addr);
-		valid = size >= PWRING_SETUP_ARGS_SIZE_VER0 && size <= PAGE && !flags && !bad_ptr &&
+		rbytes = se <= (1 << 20) && ce <= (1 << 20) ?
+			 (PWRING_SQ_OFFSET + 64 * se + 32 * ce + PAGE - 1) & ~(PAGE - 1) : 0;
+		/*
+		 * Root may map below mmap_min_addr: a low descriptor pointer that
+		 * falls inside the ring mapped at a low address is then written.
+		 */
+		self_ptr = bad_ptr && ringp && addr && ringp >= addr &&
+			   ringp - addr + sizeof(*info) <= rbytes;
+		/*
+		 * The last page below 2^47 is a valid start where user space has
+		 * 57 bits (5-level paging: the hint goes above the 47-bit window).
+		 */
+		valid = size >= PWRING_SETUP_ARGS_SIZE_VER0 && size <= PAGE && !flags &&
+			(!bad_ptr || self_ptr) &&
 			se && ce && !(se & (se - 1)) && !(ce & (ce - 1)) && ce < 65535 &&
 			!(addr & (PAGE - 1)) && (size <= sizeof(big.a) || (!big.tail[0] && !big.tail[1])) &&
-			se <= (1 << 20) && ce <= (1 << 20) &&
-			(PWRING_SQ_OFFSET + 64 * se + 32 * ce + PAGE - 1) / PAGE < PWRING_MAX_PAGES &&
-			addr < 0x7ffffffff000ULL;
+			rbytes / PAGE < PWRING_MAX_PAGES && addr <= 0x7ffffffff000ULL;
 		if (ret >= 0) {
 			if (!valid)
 				violation("setup(size %u flags %#x ring %#llx addr %#llx se %llu ce %llu) succeeded",
@@ -1298,7 +1485,9 @@ static void hostile_setup(void)
 			else if (addr && info->ctrl != addr)
 				violation("setup at %#llx mapped at %#llx", (unsigned long long)addr,
 					  (unsigned long long)info->ctrl);
-			if (!bad_ptr && info->ctrl)
+			if (self_ptr)
+				munmap((void *)(uintptr_t)addr, rbytes);
+			else if (!bad_ptr && info->ctrl)
 				munmap((void *)(uintptr_t)info->ctrl,
 				       (PWRING_SQ_OFFSET + info->sentries * 64 + info->centries * 32 + PAGE - 1) & ~(PAGE - 1));
 			continue;
@@ -1544,6 +1733,9 @@ int main(int argc, char **argv)
 		snprintf(cmd, sizeof(cmd), "rm -f /tmp/pwring-fuzz.*");
 		(void)!system(cmd);
 	}
+	printf("fuzz: %llu rings restricted, %llu EACCES completions checked\n",
+	       (unsigned long long)atomic_load(&sh->restricted),
+	       (unsigned long long)atomic_load(&sh->eacces));
 	printf("fuzz: %llu operations, %llu violations, seed %llu\n",
 	       (unsigned long long)atomic_load(&sh->ops),
 	       (unsigned long long)atomic_load(&sh->violations), (unsigned long long)g_seed);

@@ -1845,6 +1845,64 @@ extern "C" void kapi_trace_async(unsigned int ring, unsigned int op, unsigned lo
 	trace_record({fake::Trace::Async, ring, op, data, 0, how});
 }
 
+/* ---- Per-user accounting: one fake user per uid, the "current" one set by the test ---- */
+
+struct kapi_user {
+	int uid;
+	long refs;
+	unsigned long long counters[KAPI_LIMITS];
+};
+
+namespace {
+std::mutex g_umu;	/* alone */
+std::map<int, kapi_user *> g_users;
+int g_uid = 1000;
+bool g_fail_user;
+std::atomic<unsigned long long> g_limits[KAPI_LIMITS] = {~0ULL, ~0ULL};
+} // namespace
+
+extern "C" struct kapi_user *kapi_user_get(void)
+{
+	might_sleep("kapi_user_get");
+	std::lock_guard<std::mutex> g(g_umu);
+	if (g_fail_user) {
+		g_fail_user = false;
+		return nullptr;
+	}
+	kapi_user *&u = g_users[g_uid];
+	if (!u)
+		u = new kapi_user{g_uid, 0, {}};
+	u->refs++;
+	return u;
+}
+
+extern "C" void kapi_user_put(struct kapi_user *u)
+{
+	might_sleep("kapi_user_put");
+	std::lock_guard<std::mutex> g(g_umu);
+	if (u->refs <= 0)
+		die("kapi_user_put of a user with no reference");
+	if (--u->refs)
+		return;
+	for (unsigned long long c : u->counters)
+		if (c)
+			die("user %d freed with %llu still charged", u->uid, c);
+	g_users.erase(u->uid);
+	delete u;
+}
+
+extern "C" unsigned long long *kapi_user_counters(struct kapi_user *u)
+{
+	return u->counters;
+}
+
+extern "C" unsigned long long kapi_limit(int which)
+{
+	if (which < 0 || which >= KAPI_LIMITS)
+		die("kapi_limit(%d)", which);
+	return g_limits[which].load();
+}
+
 /* ---- The test side ---- */
 
 namespace fake {
@@ -1864,6 +1922,30 @@ void trace_clear()
 {
 	std::lock_guard<std::mutex> g(g_trmu);
 	g_trace.clear();
+}
+
+void set_uid(int uid)
+{
+	std::lock_guard<std::mutex> g(g_umu);
+	g_uid = uid;
+}
+
+void set_limit(int which, unsigned long long limit)
+{
+	g_limits[which] = limit;
+}
+
+unsigned long long charged(int uid, int which)
+{
+	std::lock_guard<std::mutex> g(g_umu);
+	auto it = g_users.find(uid);
+	return it == g_users.end() ? 0 : __atomic_load_n(&it->second->counters[which], __ATOMIC_ACQUIRE);
+}
+
+void fail_next_user_get()
+{
+	std::lock_guard<std::mutex> g(g_umu);
+	g_fail_user = true;
 }
 
 void reset()
@@ -1945,6 +2027,14 @@ void reset()
 	for (int i = 0; i < 4; i++)
 		g_counts.fput_ctx[i] = g_counts.mdl_release_ctx[i] = 0;
 	munmap_all();
+	{
+		std::lock_guard<std::mutex> g(g_umu);
+		g_users.clear();	/* a failed test's leaks are forgotten */
+		g_uid = 1000;
+		g_fail_user = false;
+		for (auto &l : g_limits)
+			l = ~0ULL;
+	}
 	std::lock_guard<std::mutex> g(g_mu);
 	g_allocs.clear();
 	g_locks = g_waitqs = g_io_sets = g_mems = g_pages = 0;
@@ -1976,6 +2066,10 @@ Live live()
 	l.pinned = g_pinned.load();
 	l.poll_entries = g_poll_entries.load();
 	l.files = g_files.load();
+	{
+		std::lock_guard<std::mutex> g(g_umu);
+		l.users = long(g_users.size());
+	}
 	return l;
 }
 

@@ -74,10 +74,11 @@ struct Live {
 	long pinned = 0;	/* MDLs pinned and not released */
 	long poll_entries = 0;	/* poll wait entries on a file's queue */
 	long files = 0;		/* fake struct files still existing (fd table or refs) */
+	long users = 0;		/* per-user accounting objects referenced (kapi_user_get) */
 	bool kernel_clean() const
 	{
 		return !allocs && !locks && !waitqs && !io_sets && !mems && !file_refs && !pinned &&
-		       !poll_entries;
+		       !poll_entries && !users;
 	}
 	bool all_clean() const { return kernel_clean() && !mappings && !page_buffers && !files; }
 };
@@ -112,6 +113,19 @@ void hold(Hold which, bool on);
 bool held_waiting(Hold which);
 /* Pages of the last kapi_mem_alloc(). */
 unsigned long last_mem_pages();
+
+/* ---- Per-user limits ---- */
+/*
+ * kapi_user_get() answers for the user `uid` (default 1000) from now on.
+ * Limits (KAPI_LIMIT_*) default to no limit. charged() reads a user's
+ * counter (0 once the user is gone: a user is freed with its last
+ * reference, and dies if anything is still charged then).
+ */
+void set_uid(int uid);
+void set_limit(int which, unsigned long long limit);
+unsigned long long charged(int uid, int which);
+/* The next kapi_user_get() returns NULL (out of memory). */
+void fail_next_user_get();
 
 /* ---- User mappings ---- */
 /* Kernel-side pointer for a user address inside a fake mapping, else nullptr. */

@@ -217,6 +217,7 @@ protected:
 		add("pinned MDLs", l.pinned);
 		add("poll entries", l.poll_entries);
 		add("files", l.files);
+		add("users", l.users);
 		return s;
 	}
 

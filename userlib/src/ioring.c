@@ -288,3 +288,20 @@ PWRING_EXPORT uint64_t ioring_teardown(ioring_id_t id)
 		return ERR;
 	return ioctl(fd, PWRING_IOC_TEARDOWN, &args) < 0 ? ERR : 0;
 }
+
+PWRING_EXPORT uint64_t ioring_restrict(ioring_id_t id, const ioring_restriction_t *allowed,
+				       size_t n)
+{
+	struct pwring_restrict_args args = {
+		.size = sizeof(args),
+		.flags = 0,
+		.id = id,
+		.entries = (uint64_t)(uintptr_t)allowed,
+		.nentries = n > PWRING_RESTRICT_MAX ? PWRING_RESTRICT_MAX + 1 : (uint32_t)n,
+	};
+	int fd = dev_get(1);
+
+	if (fd < 0)
+		return ERR;
+	return ioctl(fd, PWRING_IOC_RESTRICT, &args) < 0 ? ERR : 0;
+}

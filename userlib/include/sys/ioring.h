@@ -327,6 +327,21 @@ ioring_id_t ioring_setup(ioring_t *ring, void *address, size_t sentries, size_t 
 uint64_t ioring_teardown(ioring_id_t id);
 
 /*
+ * pwring extension. Lock ring `id` for good to the `n` entries of `allowed`
+ * (1 to IORING_RESTRICT_MAX): each allows one operation on one descriptor,
+ * or on any with fd IORING_RESTRICT_ANY_FD (NOP: only that). From then on
+ * a request outside the list completes with EACCES; the descriptor is
+ * checked as dispatched, after register loads. Returns 0, or ERR with errno
+ * EINVAL (no such ring, a bad entry), EPERM (locked already: restrictions
+ * are never loosened or replaced), EBUSY (another thread inside
+ * ioring_enter() or ioring_teardown() on it), EFAULT, ENOMEM.
+ */
+typedef struct pwring_restriction ioring_restriction_t;
+#define IORING_RESTRICT_ANY_FD PWRING_RESTRICT_ANY_FD
+#define IORING_RESTRICT_MAX PWRING_RESTRICT_MAX
+uint64_t ioring_restrict(ioring_id_t id, const ioring_restriction_t *allowed, size_t n);
+
+/*
  * Consume up to `amount` SQEs, then, if `wait` > 0, sleep until at least `wait`
  * CQEs are ready. Returns the number of SQEs consumed, or ERR with errno
  * EINVAL, EBUSY (another thread in enter/teardown of this ring; or nothing
