@@ -1,6 +1,7 @@
 # pwring: top-level build. `make` builds the module for every installed Debian
-# cloud kernel (6.1 and 6.12), the user library, the selftests and examples.
-# `make check` runs host unit tests and the selftests in QEMU on three kernels;
+# cloud and PREEMPT_RT kernel (6.1 and 6.12 each), the user library, the
+# selftests and examples.
+# `make check` runs host unit tests and the selftests in QEMU on five kernels;
 # `make demo` boots the 6.12 guest and runs the examples.
 #
 # The kernel's own build reads ./Kbuild, so the standard out-of-tree call
@@ -13,8 +14,9 @@ CC       ?= cc
 CXX      ?= g++
 export TOP BUILD
 
-# Kernels the module is built for: every installed cloud-amd64 headers tree.
-KDIRS    ?= $(sort $(wildcard /usr/src/linux-headers-*-cloud-amd64))
+# Kernels the module is built for: every installed cloud-amd64 and rt-amd64
+# headers tree.
+KDIRS    ?= $(sort $(wildcard /usr/src/linux-headers-*-cloud-amd64 /usr/src/linux-headers-*-rt-amd64))
 KVERS     = $(patsubst /usr/src/linux-headers-%,%,$(KDIRS))
 
 .PHONY: all deps module lib selftests examples host-tests check demo vm-run \
