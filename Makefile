@@ -1,7 +1,8 @@
 # pwring: top-level build. `make` builds the module for every installed Debian
 # cloud and PREEMPT_RT kernel (6.1 and 6.12 each), the user library, the
 # selftests and examples.
-# `make check` runs host unit tests and the selftests in QEMU on five kernels;
+# `make check` runs host unit tests, make lint, man-check and the selftests in
+# QEMU on five kernels;
 # `make demo` boots the 6.12 guest and runs the examples.
 #
 # The kernel's own build reads ./Kbuild, so the standard out-of-tree call
