@@ -1,18 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tap.h - TAP 13 output for the pwring selftests, kselftest style.
+ * tap.h - the pwring selftests' reporting calls, a thin layer over the
+ * kernel's kselftest.h (tools/testing/selftests/kselftest.h): the output is
+ * kselftest's own TAP 13, its counters and its exit codes.
  *
- *   tap_plan(n);                       "TAP version 13" and "1..n"
- *   tap_ok(cond, "desc %d", x);        "ok N - desc" / "not ok N - desc"
+ *   tap_plan(n);                       ksft_print_header(), ksft_set_plan(n)
+ *   tap_ok(cond, "desc %d", x);        "ok N desc" / "not ok N desc"
  *   tap_diag("...");                   "# ..." (after a result: its diagnostics)
- *   tap_skip("reason", "desc");        "ok N - desc # SKIP reason"
+ *   tap_skip("reason", "desc");        "ok N # SKIP desc: reason"
  *   tap_skip_all("reason");            "1..0 # SKIP reason", exit 4
- *   tap_bail("reason");                "Bail out! reason", exit 1
- *   return tap_done();                 exit code: 0 pass, 1 fail, 4 all skipped
+ *   tap_bail("reason");                "Bail out! reason", totals, exit 1
+ *   return tap_done();                 totals; 0 pass, 1 fail, 4 all skipped
  *
  * EXPECT_ERRNO(call, E, desc...) passes when `call` returns ERR (or -1) with
  * errno E; EXPECT_EQ(call, v, desc...) when it returns v. Both print what they
  * got on failure and evaluate to nothing; TAP_LAST is the last verdict.
+ *
+ * Programs written with kselftest_harness.h include it before this file: the
+ * harness has EXPECT_EQ of its own, so the two macros above are not defined
+ * then (and tap_ok() must not be called from a harness TEST: the harness
+ * prints one result per TEST).
  */
 #ifndef PWRING_SELFTEST_TAP_H
 #define PWRING_SELFTEST_TAP_H
@@ -24,19 +31,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KSFT_PASS 0
-#define KSFT_FAIL 1
-#define KSFT_SKIP 4
+#include "kselftest.h"
 
-static unsigned int tap_planned, tap_count, tap_failed, tap_skipped;
-static int tap_last;
+static int tap_last, tap_header_done;
 #define TAP_LAST tap_last
 
-static inline void tap_vline(const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0)))
+static inline void tap_vdiag(const char *fmt, va_list ap)
 {
-	fputs(prefix, stdout);
-	vprintf(fmt, ap);
-	fputc('\n', stdout);
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	ksft_print_msg("%s\n", line);
 }
 
 __attribute__((format(printf, 1, 2)))
@@ -45,81 +51,97 @@ static inline void tap_diag(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	tap_vline("# ", fmt, ap);
+	tap_vdiag(fmt, ap);
 	va_end(ap);
+}
+
+static inline void tap_header(void)
+{
+	if (!tap_header_done)
+		ksft_print_header();
+	tap_header_done = 1;
 }
 
 static inline void tap_plan(unsigned int n)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_planned = n;
-	printf("TAP version 13\n1..%u\n", n);
+	tap_header();
+	ksft_set_plan(n);
 }
 
 __attribute__((noreturn))
 static inline void tap_skip_all(const char *reason)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("TAP version 13\n1..0 # SKIP %s\n", reason);
-	exit(KSFT_SKIP);
+	tap_header();
+	ksft_exit_skip("%s\n", reason);
+}
+
+/* One result; the description is formatted here, kselftest prints it. */
+__attribute__((format(printf, 2, 0)))
+static inline int tap_vresult(int cond, const char *fmt, va_list ap)
+{
+	char desc[512];
+
+	vsnprintf(desc, sizeof(desc), fmt, ap);
+	if (cond)
+		ksft_test_result_pass("%s\n", desc);
+	else
+		ksft_test_result_fail("%s\n", desc);
+	tap_last = !!cond;
+	return tap_last;
 }
 
 __attribute__((format(printf, 2, 3)))
 static inline int tap_ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
+	int ret;
 
-	tap_count++;
-	if (!cond)
-		tap_failed++;
-	printf("%s %u - ", cond ? "ok" : "not ok", tap_count);
 	va_start(ap, fmt);
-	tap_vline("", fmt, ap);
+	ret = tap_vresult(cond, fmt, ap);
 	va_end(ap);
-	tap_last = !!cond;
-	return tap_last;
+	return ret;
 }
 
 __attribute__((format(printf, 2, 3)))
 static inline void tap_skip(const char *reason, const char *fmt, ...)
 {
+	char desc[512];
 	va_list ap;
 
-	tap_count++;
-	tap_skipped++;
-	printf("ok %u - ", tap_count);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(desc, sizeof(desc), fmt, ap);
 	va_end(ap);
-	printf(" # SKIP %s\n", reason);
+	ksft_test_result_skip("%s: %s\n", desc, reason);
 }
 
 /* Stop here: a precondition of the remaining tests failed (exit 1). */
 __attribute__((noreturn, format(printf, 1, 2)))
 static inline void tap_bail(const char *fmt, ...)
 {
+	char line[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	tap_vline("Bail out! ", fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	fflush(stdout);
-	exit(KSFT_FAIL);
+	ksft_exit_fail_msg("%s\n", line);
 }
 
-/* Exit code for main(): also fails when the plan was not followed. */
+/*
+ * Exit code for main(): the totals line, then KSFT_FAIL when a case failed or
+ * the plan was not followed, KSFT_SKIP when every case skipped.
+ */
 static inline int tap_done(void)
 {
-	if (tap_count != tap_planned) {
-		tap_diag("planned %u tests but ran %u", tap_planned, tap_count);
-		tap_failed++;
-	}
-	tap_diag("totals: pass:%u fail:%u skip:%u", tap_count - tap_failed - tap_skipped,
-		 tap_failed, tap_skipped);
+	unsigned int run = ksft_test_num();
+	int failed = ksft_get_fail_cnt() + ksft_get_error_cnt();
+
+	ksft_print_cnts();	/* also says when the plan was not followed */
 	fflush(stdout);
-	if (tap_failed)
+	if (failed || run != ksft_plan)
 		return KSFT_FAIL;
-	return tap_count && tap_skipped == tap_count ? KSFT_SKIP : KSFT_PASS;
+	return run && (unsigned int)ksft_get_xskip_cnt() == run ? KSFT_SKIP : KSFT_PASS;
 }
 
 static inline const char *tap_errname(int e)
@@ -129,15 +151,12 @@ static inline const char *tap_errname(int e)
 	return name ? name : "E?";
 }
 
+__attribute__((format(printf, 4, 0)))
 static inline void tap_check_errno(uint64_t ret, int err, int want, const char *fmt, va_list ap)
 {
 	int ok = ret == (uint64_t)-1 && err == want;
 
-	tap_count++;
-	if (!ok)
-		tap_failed++;
-	printf("%s %u - ", ok ? "ok" : "not ok", tap_count);
-	tap_vline("", fmt, ap);
+	tap_vresult(ok, fmt, ap);
 	if (!ok) {
 		if (ret == (uint64_t)-1)
 			tap_diag("expected %s, got errno %s (%d)", tap_errname(want), tap_errname(err),
@@ -146,18 +165,14 @@ static inline void tap_check_errno(uint64_t ret, int err, int want, const char *
 			tap_diag("expected failure with %s, got success: %llu", tap_errname(want),
 				 (unsigned long long)ret);
 	}
-	tap_last = ok;
 }
 
+__attribute__((format(printf, 4, 0)))
 static inline void tap_check_eq(uint64_t ret, int err, uint64_t want, const char *fmt, va_list ap)
 {
 	int ok = ret == want;
 
-	tap_count++;
-	if (!ok)
-		tap_failed++;
-	printf("%s %u - ", ok ? "ok" : "not ok", tap_count);
-	tap_vline("", fmt, ap);
+	tap_vresult(ok, fmt, ap);
 	if (!ok) {
 		if (ret == (uint64_t)-1)
 			tap_diag("expected %llu, got failure: errno %s (%d)",
@@ -166,7 +181,6 @@ static inline void tap_check_eq(uint64_t ret, int err, uint64_t want, const char
 			tap_diag("expected %llu, got %llu", (unsigned long long)want,
 				 (unsigned long long)ret);
 	}
-	tap_last = ok;
 }
 
 __attribute__((format(printf, 4, 5)))
@@ -189,6 +203,7 @@ static inline void tap_eq_(uint64_t ret, int err, uint64_t want, const char *fmt
 	va_end(ap);
 }
 
+#ifndef __KSELFTEST_HARNESS_H
 /* errno is read after `call` (a sequence point), never before. */
 #define EXPECT_ERRNO(call, want, ...)                                                   \
 	do {                                                                            \
@@ -203,5 +218,6 @@ static inline void tap_eq_(uint64_t ret, int err, uint64_t want, const char *fmt
 		int tap_err_ = errno;                                                   \
 		tap_eq_(tap_ret_, tap_err_, (uint64_t)(want), __VA_ARGS__);             \
 	} while (0)
+#endif
 
 #endif /* PWRING_SELFTEST_TAP_H */
