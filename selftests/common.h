@@ -39,6 +39,16 @@
 #define NSEC_PER_MSEC IORING_NSEC_PER_MSEC
 #define PAGE 4096UL
 
+/*
+ * What a call returned, or -errno when it failed (ERR or -1): one value for
+ * kselftest_harness.h's EXPECT_EQ, e.g. EXPECT_EQ(-EBUSY, RESULT(ioring_teardown(id))).
+ */
+#define RESULT(call)                                                                    \
+	({                                                                              \
+		int64_t result_ = (int64_t)(call);                                      \
+		result_ == -1 ? -(int64_t)errno : result_;                              \
+	})
+
 /* Skip the whole program (exit 4) when the module is not loaded. */
 HELPER void require_device(void)
 {
@@ -286,11 +296,18 @@ HELPER void touch_memory(void *addr)
 	(void)*(volatile uint32_t *)addr;
 }
 
+/* Whether touching addr in a child kills it with SIGSEGV; *status: waitpid's. */
+HELPER bool segv_in_child(void *addr, int *status)
+{
+	*status = run_child(touch_memory, addr);
+	return *status != -1 && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGSEGV;
+}
+
 /* Pass when touching addr in a child kills it with SIGSEGV. */
 HELPER int expect_segv(void *addr, const char *what)
 {
-	int status = run_child(touch_memory, addr);
-	int ok = status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV;
+	int status;
+	int ok = segv_in_child(addr, &status);
 
 	tap_ok(ok, "%s: touching %p faults with SIGSEGV", what, addr);
 	if (!ok) {
