@@ -99,7 +99,12 @@ static void kapi_tw_callback(struct callback_head *cb)
 
 	/* From here on a new listing queues the callback again. */
 	atomic_set(&tw->queued, 0);
-	smp_mb__after_atomic();
+	/*
+	 * The reset before the list is read (atomic_set() is a plain store, so
+	 * a full barrier): pairs with the lister's llist_add() and
+	 * atomic_xchg(), so a listing either sees the reset or is taken here.
+	 */
+	smp_mb();
 	raw_spin_lock_irq(&tw->lock);
 	ios = tw->ios;
 	if (ios)
@@ -155,7 +160,8 @@ void kapi_task_work(struct kapi_io *io)
 		return;
 	/* Nobody to run it: what is listed goes to workers. */
 	atomic_set(&tw->queued, 0);
-	smp_mb__after_atomic();
+	/* The reset before the list is taken, as in the callback. */
+	smp_mb();
 	kapi_tw_each(kapi_tw_take(tw), kapi_tw_to_worker, NULL);
 }
 
