@@ -99,6 +99,9 @@ struct kapi_ios {
 
 int pwring_mmap_ring(struct kapi_file *kf, struct vm_area_struct *vma);
 
+/* owner.c: runs step(io->arg) with the credentials of the request's submitter */
+void pwring_as_submitter(struct kapi_io *io, void (*step)(void *arg));
+
 /* tw.c */
 int kapi_tw_create(struct kapi_ios *ios);
 void kapi_tw_destroy(struct kapi_ios *ios);

@@ -120,23 +120,29 @@ struct pwring_table *pwring_owner_table(struct pwring_owner *ow)
 
 /* ---- items ------------------------------------------------------------ */
 
-/* A step of one request, in the thread that runs it. */
-static void pwring_run_item(struct kapi_io *io)
+/* step(io->arg) with the credentials of the request's submitter. */
+void pwring_as_submitter(struct kapi_io *io, void (*step)(void *arg))
 {
 	const struct cred *creds, *old = NULL;
 
-	/* The request's credentials; RCU, since its next use may replace them. */
+	/* RCU: the request's next use may replace them. */
 	rcu_read_lock();
 	creds = rcu_dereference(io->creds);
 	creds = creds ? get_cred_rcu(creds) : NULL;
 	rcu_read_unlock();
 	if (creds)
 		old = override_creds(creds);
-	pw_io_work(io->arg);
+	step(io->arg);
 	if (creds) {
 		revert_creds(old);
 		put_cred(creds);
 	}
+}
+
+/* A step of one request, in the worker that runs it. */
+static void pwring_run_item(struct kapi_io *io)
+{
+	pwring_as_submitter(io, pw_io_work);
 }
 
 /* pwring_wq: only once the owner is gone, for what cancellation left to finish. */

@@ -69,26 +69,17 @@ static void kapi_tw_to_worker(struct kapi_io *io, void *arg)
 	kapi_queue_work(io);
 }
 
+static void kapi_tw_step(void *arg)
+{
+	pw_io_run(arg, 0);
+}
+
 static void kapi_tw_run_one(struct kapi_io *io, void *in_enter)
 {
-	const struct cred *creds, *old = NULL;
-
-	if (in_enter) {
+	if (in_enter)
 		pw_io_run(io->arg, 1);
-		return;
-	}
-	/* As a worker would: with the credentials of the request's submitter. */
-	rcu_read_lock();
-	creds = rcu_dereference(io->creds);
-	creds = creds ? get_cred_rcu(creds) : NULL;
-	rcu_read_unlock();
-	if (creds)
-		old = override_creds(creds);
-	pw_io_run(io->arg, 0);
-	if (creds) {
-		revert_creds(old);
-		put_cred(creds);
-	}
+	else	/* as a worker would: with the request's credentials */
+		pwring_as_submitter(io, kapi_tw_step);
 }
 
 /* In the home thread, on its way to user space (or exiting). */
