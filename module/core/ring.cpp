@@ -279,6 +279,8 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	s32 stop = 0;
 	Irp *head = nullptr, *tail = nullptr;
 	SubmitPlug plug(pool_.ios(), want);
+	/* The coarse clock ticks with jiffies: one reading dates the whole batch. */
+	const u64 now = want ? kapi_clock_coarse_ns() : 0;
 	while (consumed < want) {
 		if (PW_UNLIKELY(consumed == granted)) {
 			stop = err::EAGAIN;
@@ -304,7 +306,7 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 		__builtin_memcpy(&irp->sqe, &sq_[sq_head_ & smask_], sizeof(irp->sqe));
 		sq_head_++;
 		irp->state.store_relaxed(PWRING_ST_LINKED);
-		irp->since.store_relaxed(kapi_clock_coarse_ns());
+		irp->since.store_relaxed(now);
 		bump(stats_[stat_slot(irp->sqe.op)].submitted);
 		kapi_trace_submit(id_, irp->sqe.op, irp->sqe.data, irp->sqe.flags, irp->sqe.timeout);
 		consumed++;
