@@ -736,8 +736,6 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 		shared_store_release(&ctrl_->regs[save], result);
 	irp.state.store_relaxed(Irp::kFree);
 	pool_.free(&irp, in_enter);
-	/* Given back before the CQE is out: whoever reaps it may submit again. */
-	UserCharge::give_back(user_, KAPI_LIMIT_REQUESTS, 1);
 	post(in_enter, op, data, e, result);
 	/*
 	 * Interrupt context completes one request: the successor (dispatched,
@@ -761,7 +759,6 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 		next = skipped->chain_next;
 		skipped->state.store_relaxed(Irp::kFree);
 		pool_.free(skipped, in_enter);
-		UserCharge::give_back(user_, KAPI_LIMIT_REQUESTS, 1);
 		post(in_enter, sop, sdata, err::ECANCELED, 0);
 	}
 	return next;
@@ -770,10 +767,13 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 void Ring::post(bool batched, u32 op, u64 data, s32 e, u64 result)
 {
 	kapi_trace_complete(id_, op, data, e, result);
-	if (batched)
-		post_batched(op, data, e, result);
-	else
-		post_locked(op, data, e, result);
+	if (batched) {
+		post_batched(op, data, e, result);	/* given back with its batch */
+		return;
+	}
+	/* Given back before the CQE is out: whoever reaps it may submit again. */
+	UserCharge::give_back(user_, KAPI_LIMIT_REQUESTS, 1);
+	post_locked(op, data, e, result);
 }
 
 void Ring::post_batched(u32 op, u64 data, s32 e, u64 result)
@@ -805,6 +805,8 @@ void Ring::flush_batch()
 
 void Ring::post_batch()
 {
+	/* The batch's requests are given back together, before their CQEs are out. */
+	UserCharge::give_back(user_, KAPI_LIMIT_REQUESTS, batch_n_);
 	const u32 tail = cq_tail_.load_relaxed();
 	for (u32 i = 0; i < batch_n_; i++)
 		write_cqe(tail + i, batch_[i].op, batch_[i].data, batch_[i].err, batch_[i].result);
