@@ -57,6 +57,8 @@ void Irp::precancel(s32 why)
 /* A timeout is the timer's cancellation: traced as pwring_timeout, not pwring_cancel. */
 void Irp::trace_cancel(s32 why, bool from_timer) const
 {
+	if (!kapi_tracing())
+		return;
 	if (from_timer)
 		kapi_trace_timeout(ring_id, sqe.op, sqe.data);
 	else

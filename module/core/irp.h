@@ -131,7 +131,8 @@ struct Irp {
 	[[gnu::always_inline]] void go_async(u8 st)
 	{
 		state.store_relaxed(st);
-		kapi_trace_async(ring_id, sqe.op, sqe.data, st);
+		if (kapi_tracing())
+			kapi_trace_async(ring_id, sqe.op, sqe.data, st);
 	}
 	void push_frame(FrameFn fn, void *ctx);
 	void run_frames()

@@ -254,9 +254,12 @@ int kapi_copy_to_user(unsigned long uaddr, const void *src, unsigned long n);
 unsigned long long kapi_clock_coarse_ns(void);
 
 /*
- * The pwring:* tracepoints (module/kernel/trace.h). Cheap when disabled:
- * each only tests its static key. `how` is a pwring_state.
+ * The pwring:* tracepoints (module/kernel/pwring_trace.h). `how` is a
+ * pwring_state. kapi_trace_users counts the enabled pwring:* events (their
+ * reg/unreg callbacks keep it): the core tests it inline, kapi_tracing(), and
+ * makes no call at all while nobody traces, as a static key would.
  */
+extern int kapi_trace_users;
 void kapi_trace_submit(unsigned int ring, unsigned int op, unsigned long long data,
 		       unsigned int flags, unsigned long long timeout);
 void kapi_trace_complete(unsigned int ring, unsigned int op, unsigned long long data,
@@ -270,6 +273,13 @@ void kapi_trace_async(unsigned int ring, unsigned int op, unsigned long long dat
 void kapi_mb(void);
 
 #ifdef __cplusplus
+}
+
+/* Is any pwring:* tracepoint enabled? A relaxed load: an event enabled a
+ * moment ago may miss the requests already past this test. */
+[[gnu::always_inline]] inline bool kapi_tracing()
+{
+	return __builtin_expect(__atomic_load_n(&kapi_trace_users, __ATOMIC_RELAXED) != 0, 0);
 }
 #endif
 

@@ -107,7 +107,8 @@ s32 Ring::init(kapi_file *file, const pwring_setup_args &args, u32 id, pwring_ri
 	user_ = kapi_user_get();
 	if (!user_)
 		return err::ENOMEM;
-	if (!UserCharge::take_all(user_, KAPI_LIMIT_RING_BYTES, pages * kPageSize))
+	charge_ = UserCharge(user_);
+	if (!charge_.take_all(KAPI_LIMIT_RING_BYTES, pages * kPageSize))
 		return err::ENOMEM;
 	ring_bytes_ = pages * kPageSize;
 	void *kaddr = nullptr;
@@ -177,7 +178,7 @@ void Ring::destroy(bool unmap_user)
 	if (const Restrictions *r = restrictions_.load_relaxed())
 		kapi_free(const_cast<Restrictions *>(r));
 	if (user_) {
-		UserCharge::give_back(user_, KAPI_LIMIT_RING_BYTES, ring_bytes_);
+		charge_.give_back(KAPI_LIMIT_RING_BYTES, ring_bytes_);
 		kapi_user_put(user_);
 	}
 	this->~Ring();
@@ -273,7 +274,7 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 	 * consumed is given back after the loop. Beyond the limit the SQE stays
 	 * in the SQ for a later enter.
 	 */
-	const u64 granted = UserCharge::take_upto(user_, KAPI_LIMIT_REQUESTS, want);
+	const u64 granted = charge_.take_upto(KAPI_LIMIT_REQUESTS, want);
 	u32 consumed = 0;
 	/* why consuming stopped early: EBUSY (admission), ENOMEM, EAGAIN (user limit) */
 	s32 stop = 0;
@@ -308,7 +309,9 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 		irp->state.store_relaxed(PWRING_ST_LINKED);
 		irp->since.store_relaxed(now);
 		bump(stats_[stat_slot(irp->sqe.op)].submitted);
-		kapi_trace_submit(id_, irp->sqe.op, irp->sqe.data, irp->sqe.flags, irp->sqe.timeout);
+		if (kapi_tracing())
+			kapi_trace_submit(id_, irp->sqe.op, irp->sqe.data, irp->sqe.flags,
+					  irp->sqe.timeout);
 		consumed++;
 		if (tail && (tail->sqe.flags & kLinkFlags)) {
 			tail->chain_next = irp;	/* the chain is not dispatched yet */
@@ -321,7 +324,7 @@ Result<u32> Ring::enter(u64 amount, u64 wait)
 		}
 		tail = irp;
 	}
-	UserCharge::give_back(user_, KAPI_LIMIT_REQUESTS, granted - consumed);
+	charge_.give_back(KAPI_LIMIT_REQUESTS, granted - consumed);
 	shared_store_release(&ctrl_->shead, sq_head_);
 	run(head, Ctx::Task);	/* a chain also ends with the batch */
 	plug.finish();
@@ -766,13 +769,14 @@ Irp *Ring::retire(Irp &irp, bool in_enter, bool in_irq)
 
 void Ring::post(bool batched, u32 op, u64 data, s32 e, u64 result)
 {
-	kapi_trace_complete(id_, op, data, e, result);
+	if (kapi_tracing())
+		kapi_trace_complete(id_, op, data, e, result);
 	if (batched) {
 		post_batched(op, data, e, result);	/* given back with its batch */
 		return;
 	}
 	/* Given back before the CQE is out: whoever reaps it may submit again. */
-	UserCharge::give_back(user_, KAPI_LIMIT_REQUESTS, 1);
+	charge_.give_back(KAPI_LIMIT_REQUESTS, 1);
 	post_locked(op, data, e, result);
 }
 
@@ -806,7 +810,7 @@ void Ring::flush_batch()
 void Ring::post_batch()
 {
 	/* The batch's requests are given back together, before their CQEs are out. */
-	UserCharge::give_back(user_, KAPI_LIMIT_REQUESTS, batch_n_);
+	charge_.give_back(KAPI_LIMIT_REQUESTS, batch_n_);
 	const u32 tail = cq_tail_.load_relaxed();
 	for (u32 i = 0; i < batch_n_; i++)
 		write_cqe(tail + i, batch_[i].op, batch_[i].data, batch_[i].err, batch_[i].result);

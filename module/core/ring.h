@@ -7,6 +7,7 @@
 #define PWRING_RING_H
 
 #include "irp.h"
+#include "limits.h"
 #include "pwring_core.h"
 
 namespace pw {
@@ -236,6 +237,7 @@ private:
 	unsigned long uaddr_ = 0;
 	/* The user charged for this ring: its pages (ring_bytes_), its requests in flight. */
 	kapi_user *user_ = nullptr;
+	UserCharge charge_;		/* user_'s counters */
 	u64 ring_bytes_ = 0;
 	/* The allow-list, or none; set once, read at every dispatch. */
 	Atomic<const Restrictions *> restrictions_;

@@ -14,6 +14,10 @@
 
 #include "../core/pwring_core.h"
 
+/* Keep kapi_trace_users, the core's inline test (trace.c). */
+int pwring_trace_reg(void);
+void pwring_trace_unreg(void);
+
 /* User space tools decode the symbolic fields with these values. */
 TRACE_DEFINE_ENUM(PWRING_ST_SLEEP);
 TRACE_DEFINE_ENUM(PWRING_ST_POLL);
@@ -39,94 +43,99 @@ TRACE_DEFINE_ENUM(PWRING_ST_PAGES);
 		{ PWRING_ST_PAGES,	"pages" })
 
 /* An SQE admitted by enter: its packet is on its way. */
-TRACE_EVENT(pwring_submit,
-	    TP_PROTO(unsigned int ring, unsigned int op, u64 user_data,
-		     unsigned int flags, u64 timeout),
-	    TP_ARGS(ring, op, user_data, flags, timeout),
-	    TP_STRUCT__entry(__field(unsigned int, ring)
-			     __field(unsigned int, op)
-			     __field(u64, user_data)
-			     __field(unsigned int, flags)
-			     __field(u64, timeout)),
-	    TP_fast_assign(__entry->ring = ring;
-			   __entry->op = op;
-			   __entry->user_data = user_data;
-			   __entry->flags = flags;
-			   __entry->timeout = timeout;),
-	    TP_printk("ring %u op %s user_data 0x%llx flags 0x%x timeout %llu",
-		      __entry->ring, pwring_show_op(__entry->op),
-		      __entry->user_data, __entry->flags, __entry->timeout)
+TRACE_EVENT_FN(pwring_submit,
+	       TP_PROTO(unsigned int ring, unsigned int op, u64 user_data,
+			unsigned int flags, u64 timeout),
+	       TP_ARGS(ring, op, user_data, flags, timeout),
+	       TP_STRUCT__entry(__field(unsigned int, ring)
+				__field(unsigned int, op)
+				__field(u64, user_data)
+				__field(unsigned int, flags)
+				__field(u64, timeout)),
+	       TP_fast_assign(__entry->ring = ring;
+			      __entry->op = op;
+			      __entry->user_data = user_data;
+			      __entry->flags = flags;
+			      __entry->timeout = timeout;),
+	       TP_printk("ring %u op %s user_data 0x%llx flags 0x%x timeout %llu",
+			 __entry->ring, pwring_show_op(__entry->op),
+			 __entry->user_data, __entry->flags, __entry->timeout),
+	       pwring_trace_reg, pwring_trace_unreg
 );
 
 /* Its CQE: the error (0 or a positive errno) and the result. */
-TRACE_EVENT(pwring_complete,
-	    TP_PROTO(unsigned int ring, unsigned int op, u64 user_data,
-		     int error, u64 result),
-	    TP_ARGS(ring, op, user_data, error, result),
-	    TP_STRUCT__entry(__field(unsigned int, ring)
-			     __field(unsigned int, op)
-			     __field(u64, user_data)
-			     __field(int, error)
-			     __field(u64, result)),
-	    TP_fast_assign(__entry->ring = ring;
-			   __entry->op = op;
-			   __entry->user_data = user_data;
-			   __entry->error = error;
-			   __entry->result = result;),
-	    TP_printk("ring %u op %s user_data 0x%llx error %d result %llu",
-		      __entry->ring, pwring_show_op(__entry->op),
-		      __entry->user_data, __entry->error, __entry->result)
+TRACE_EVENT_FN(pwring_complete,
+	       TP_PROTO(unsigned int ring, unsigned int op, u64 user_data,
+			int error, u64 result),
+	       TP_ARGS(ring, op, user_data, error, result),
+	       TP_STRUCT__entry(__field(unsigned int, ring)
+				__field(unsigned int, op)
+				__field(u64, user_data)
+				__field(int, error)
+				__field(u64, result)),
+	       TP_fast_assign(__entry->ring = ring;
+			      __entry->op = op;
+			      __entry->user_data = user_data;
+			      __entry->error = error;
+			      __entry->result = result;),
+	       TP_printk("ring %u op %s user_data 0x%llx error %d result %llu",
+			 __entry->ring, pwring_show_op(__entry->op),
+			 __entry->user_data, __entry->error, __entry->result),
+	       pwring_trace_reg, pwring_trace_unreg
 );
 
 /* Close, exit or teardown cancels a request in flight (error: ECANCELED). */
-TRACE_EVENT(pwring_cancel,
-	    TP_PROTO(unsigned int ring, unsigned int op, u64 user_data,
-		     int error),
-	    TP_ARGS(ring, op, user_data, error),
-	    TP_STRUCT__entry(__field(unsigned int, ring)
-			     __field(unsigned int, op)
-			     __field(u64, user_data)
-			     __field(int, error)),
-	    TP_fast_assign(__entry->ring = ring;
-			   __entry->op = op;
-			   __entry->user_data = user_data;
-			   __entry->error = error;),
-	    TP_printk("ring %u op %s user_data 0x%llx error %d",
-		      __entry->ring, pwring_show_op(__entry->op),
-		      __entry->user_data, __entry->error)
+TRACE_EVENT_FN(pwring_cancel,
+	       TP_PROTO(unsigned int ring, unsigned int op, u64 user_data,
+			int error),
+	       TP_ARGS(ring, op, user_data, error),
+	       TP_STRUCT__entry(__field(unsigned int, ring)
+				__field(unsigned int, op)
+				__field(u64, user_data)
+				__field(int, error)),
+	       TP_fast_assign(__entry->ring = ring;
+			      __entry->op = op;
+			      __entry->user_data = user_data;
+			      __entry->error = error;),
+	       TP_printk("ring %u op %s user_data 0x%llx error %d",
+			 __entry->ring, pwring_show_op(__entry->op),
+			 __entry->user_data, __entry->error),
+	       pwring_trace_reg, pwring_trace_unreg
 );
 
 /* A request's deadline expired while it was in flight (it completes ETIMEDOUT). */
-TRACE_EVENT(pwring_timeout,
-	    TP_PROTO(unsigned int ring, unsigned int op, u64 user_data),
-	    TP_ARGS(ring, op, user_data),
-	    TP_STRUCT__entry(__field(unsigned int, ring)
-			     __field(unsigned int, op)
-			     __field(u64, user_data)),
-	    TP_fast_assign(__entry->ring = ring;
-			   __entry->op = op;
-			   __entry->user_data = user_data;),
-	    TP_printk("ring %u op %s user_data 0x%llx",
-		      __entry->ring, pwring_show_op(__entry->op),
-		      __entry->user_data)
+TRACE_EVENT_FN(pwring_timeout,
+	       TP_PROTO(unsigned int ring, unsigned int op, u64 user_data),
+	       TP_ARGS(ring, op, user_data),
+	       TP_STRUCT__entry(__field(unsigned int, ring)
+				__field(unsigned int, op)
+				__field(u64, user_data)),
+	       TP_fast_assign(__entry->ring = ring;
+			      __entry->op = op;
+			      __entry->user_data = user_data;),
+	       TP_printk("ring %u op %s user_data 0x%llx",
+			 __entry->ring, pwring_show_op(__entry->op),
+			 __entry->user_data),
+	       pwring_trace_reg, pwring_trace_unreg
 );
 
 /* The request goes asynchronous: where it waits, or who runs it next. */
-TRACE_EVENT(pwring_async,
-	    TP_PROTO(unsigned int ring, unsigned int op, u64 user_data,
-		     unsigned int reason),
-	    TP_ARGS(ring, op, user_data, reason),
-	    TP_STRUCT__entry(__field(unsigned int, ring)
-			     __field(unsigned int, op)
-			     __field(u64, user_data)
-			     __field(unsigned int, reason)),
-	    TP_fast_assign(__entry->ring = ring;
-			   __entry->op = op;
-			   __entry->user_data = user_data;
-			   __entry->reason = reason;),
-	    TP_printk("ring %u op %s user_data 0x%llx reason %s",
-		      __entry->ring, pwring_show_op(__entry->op),
-		      __entry->user_data, pwring_show_reason(__entry->reason))
+TRACE_EVENT_FN(pwring_async,
+	       TP_PROTO(unsigned int ring, unsigned int op, u64 user_data,
+			unsigned int reason),
+	       TP_ARGS(ring, op, user_data, reason),
+	       TP_STRUCT__entry(__field(unsigned int, ring)
+				__field(unsigned int, op)
+				__field(u64, user_data)
+				__field(unsigned int, reason)),
+	       TP_fast_assign(__entry->ring = ring;
+			      __entry->op = op;
+			      __entry->user_data = user_data;
+			      __entry->reason = reason;),
+	       TP_printk("ring %u op %s user_data 0x%llx reason %s",
+			 __entry->ring, pwring_show_op(__entry->op),
+			 __entry->user_data, pwring_show_reason(__entry->reason)),
+	       pwring_trace_reg, pwring_trace_unreg
 );
 
 #endif /* PWRING_TRACE_H */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The pwring:* tracepoints, defined here, and the kapi_trace_*() calls the
- * core makes. A disabled tracepoint costs the call and one static branch.
+ * core makes. The core calls them only while kapi_trace_users is nonzero,
+ * so a ring nobody traces pays one load per event, not a call.
  */
 #include <linux/types.h>
 
@@ -9,6 +10,23 @@
 
 #define CREATE_TRACE_POINTS
 #include "pwring_trace.h"
+
+int kapi_trace_users;
+
+/*
+ * Called under tracepoints_mutex, before an event's first probe is added and
+ * after its last is gone: one count for the five events.
+ */
+int pwring_trace_reg(void)
+{
+	WRITE_ONCE(kapi_trace_users, kapi_trace_users + 1);
+	return 0;
+}
+
+void pwring_trace_unreg(void)
+{
+	WRITE_ONCE(kapi_trace_users, kapi_trace_users - 1);
+}
 
 void kapi_trace_submit(unsigned int ring, unsigned int op, unsigned long long data,
 		       unsigned int flags, unsigned long long timeout)

@@ -1810,6 +1810,14 @@ extern "C" unsigned long long kapi_clock_coarse_ns(void)
 static std::mutex g_trmu;
 static std::vector<fake::TraceEvent> g_trace;
 
+/* As if a tracer had enabled the events: tests see every call unless they say otherwise. */
+int kapi_trace_users = 1;	/* C linkage: declared in kapi.h */
+
+void fake::set_tracing(bool on)
+{
+	__atomic_store_n(&kapi_trace_users, on ? 1 : 0, __ATOMIC_RELAXED);
+}
+
 static void trace_record(const fake::TraceEvent &e)
 {
 	std::lock_guard<std::mutex> g(g_trmu);
@@ -1952,6 +1960,7 @@ void reset()
 {
 	g_fatal_signal = false;
 	trace_clear();
+	fake::set_tracing(true);
 	{
 		std::lock_guard<std::mutex> g(g_devmu);
 		if (!g_dev.empty())

@@ -394,6 +394,8 @@ struct TraceEvent {
 };
 std::vector<TraceEvent> trace_log();
 void trace_clear();
+/* Enables or disables the events (kapi_trace_users): on by default, back on at reset(). */
+void set_tracing(bool on);
 
 } // namespace fake
 

@@ -367,8 +367,6 @@ TEST_F(Enter, TeardownAfterProcessUnmappedTheRing)
 	EXPECT_TRUE(only_table_live());
 }
 
-} // namespace
-
 /*
  * A fatal signal ends enter between SQEs (spec §5): the SQEs consumed so far
  * get their CQEs, the rest stay in the queue, and the count says where it
@@ -395,3 +393,5 @@ TEST_F(Enter, FatalSignalStopsBetweenSqes)
 	EXPECT_EQ(enter(0, 200, 0), 200 - n);
 	EXPECT_EQ(r.drain().size(), size_t(200 - n));
 }
+
+} // namespace

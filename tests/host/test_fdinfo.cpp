@@ -232,6 +232,29 @@ TEST_F(Fdinfo, TraceSubmitAsyncTimeoutComplete)
 	}
 }
 
+/* With every pwring:* event disabled the core makes no kapi_trace_*() call at all. */
+TEST_F(Fdinfo, NoTraceCallsWhileNobodyTraces)
+{
+	fake::set_tracing(false);
+	URing r = ring(4, 4);
+	r.push(nop(42, 10 * kMs));
+	r.push(poll_sqe(7, p_[0], PWRING_POLL_READ));
+	ASSERT_EQ(enter(0, 2, 0), 2);
+	fake::advance(10 * kMs);
+	EXPECT_EQ(snap().completed[PWRING_OP_NOP], 1u);	/* it ran: timed out */
+	EXPECT_TRUE(fake::trace_log().empty());
+	fake::set_tracing(true);	/* the counterproof: the same steps, traced */
+	URing r2 = ring(4, 4);
+	r2.push(nop(43, 10 * kMs));
+	ASSERT_EQ(enter(r2.id(), 1, 0), 1);
+	fake::advance(10 * kMs);
+	EXPECT_EQ(fake::trace_log().size(), 4u);	/* submit, async, timeout, complete */
+	fake::trace_clear();
+	fake::set_tracing(false);
+	release();			/* cancels the POLL, untraced */
+	EXPECT_TRUE(fake::trace_log().empty());
+}
+
 TEST_F(Fdinfo, TraceCancelOnCloseOnlyForRequestsInFlight)
 {
 	URing r = ring(8, 8);
