@@ -535,19 +535,21 @@ long kapi_rw(struct kapi_io *io, struct file *f, int write, long long offset,
  * Freeze protection of an asynchronous write is taken by the submitter and
  * dropped by the completion, maybe in interrupt context: lockdep is told it
  * changes hands, as the kernel's own kiocb_start_write() does since 6.6.
+ * A non-blocking attempt only tries it, as io_uring does: on a frozen file
+ * system the write goes to a worker instead of blocking enter until thaw.
  */
-static void kapi_direct_start_write(struct kiocb *kiocb)
+static bool kapi_direct_start_write(struct kiocb *kiocb)
 {
 	struct inode *inode = file_inode(kiocb->ki_filp);
 
 	if (!S_ISREG(inode->i_mode))
-		return;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
-	kiocb_start_write(kiocb);
-#else
-	sb_start_write(inode->i_sb);
+		return true;
+	if (!(kiocb->ki_flags & IOCB_NOWAIT))
+		sb_start_write(inode->i_sb);
+	else if (!sb_start_write_trylock(inode->i_sb))
+		return false;
 	__sb_writers_release(inode->i_sb, SB_FREEZE_WRITE);
-#endif
+	return true;
 }
 
 static void kapi_direct_end_write(struct kiocb *kiocb)
@@ -556,12 +558,9 @@ static void kapi_direct_end_write(struct kiocb *kiocb)
 
 	if (!S_ISREG(inode->i_mode))
 		return;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
-	kiocb_end_write(kiocb);
-#else
+	/* kiocb_end_write() since 6.6: the completion takes lockdep's ownership back. */
 	__sb_writers_acquired(inode->i_sb, SB_FREEZE_WRITE);
 	sb_end_write(inode->i_sb);
-#endif
 }
 
 /* The device is done (any context): bounded work, then the core takes it to task context. */
@@ -593,7 +592,8 @@ long kapi_rw_direct(struct kapi_io *io, struct file *f, int write, long long off
 		      (void __user *)(io->uaddr + skip), io->len - skip);
 	if (write) {
 		kiocb->ki_flags |= IOCB_WRITE;
-		kapi_direct_start_write(kiocb);
+		if (!kapi_direct_start_write(kiocb))
+			return -EAGAIN;
 		ret = f->f_op->write_iter(kiocb, &it);
 	} else {
 		ret = f->f_op->read_iter(kiocb, &it);
