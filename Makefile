@@ -21,7 +21,7 @@ KDIRS    ?= $(sort $(wildcard /usr/src/linux-headers-*-cloud-amd64 /usr/src/linu
 KVERS     = $(patsubst /usr/src/linux-headers-%,%,$(KDIRS))
 
 .PHONY: all deps module lib selftests examples host-tests check demo vm-run \
-	install clean debug-kernel bench lint pkg-check deb dkms-check dkms-install
+	install clean debug-kernel coverage bench lint pkg-check deb dkms-check dkms-install
 all: module lib selftests examples stuckdev fuzz-bin
 
 # Missing Debian packages install themselves the first time they are needed.
@@ -39,6 +39,11 @@ include $(TOP)/tests/fuzz/build.mk
 
 debug-kernel: deps
 	@$(TOP)/scripts/debug-kernel
+
+# Coverage of module/ by the selftests and the fuzzer, on the debug kernel
+# (scripts/coverage). COV_SECONDS: how long the fuzzer runs (default 120).
+coverage: all
+	@$(TOP)/scripts/coverage --fuzz-seconds $(or $(COV_SECONDS),120) $(if $(SEED),--seed $(SEED))
 
 check: all
 	@$(TOP)/scripts/check
