@@ -42,7 +42,6 @@ typedef int (*kapi_cond_fn)(void *arg);
 struct kapi_waitq *kapi_waitq_create(void);
 void kapi_waitq_destroy(struct kapi_waitq *w);
 int kapi_wait_interruptible(struct kapi_waitq *w, kapi_cond_fn cond, void *arg);
-void kapi_wait_uninterruptible(struct kapi_waitq *w, kapi_cond_fn cond, void *arg);
 void kapi_wake(struct kapi_waitq *w);
 /* The same, for a waker about to sleep (WF_SYNC): the scheduler may keep the wakee local. */
 void kapi_wake_sync(struct kapi_waitq *w);

@@ -84,11 +84,6 @@ int kapi_wait_interruptible(struct kapi_waitq *w, kapi_cond_fn cond, void *arg)
 	return task_sigpending(current) ? -EINTR : -ERESTARTSYS;
 }
 
-void kapi_wait_uninterruptible(struct kapi_waitq *w, kapi_cond_fn cond, void *arg)
-{
-	wait_event(w->head, cond(arg));
-}
-
 void kapi_wake(struct kapi_waitq *w)
 {
 	if (wq_has_sleeper(&w->head))

@@ -509,12 +509,6 @@ extern "C" int kapi_wait_interruptible(struct kapi_waitq *w, kapi_cond_fn cond, 
 	return do_wait(w, cond, arg, true);
 }
 
-extern "C" void kapi_wait_uninterruptible(struct kapi_waitq *w, kapi_cond_fn cond, void *arg)
-{
-	might_sleep("kapi_wait_uninterruptible");
-	do_wait(w, cond, arg, false);
-}
-
 extern "C" void kapi_wake(struct kapi_waitq *w)
 {
 	std::lock_guard<std::mutex> lk(w->m);
