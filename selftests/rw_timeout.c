@@ -123,10 +123,10 @@ static void read_timeouts(void)
 	close(efd);
 }
 
-/* 7 tests */
+/* 9 tests */
 static void write_timeouts(void)
 {
-	static char buf[4096], back[70000];
+	static char buf[4096], back[70000], big[100000];
 	size_t filled, got;
 	uint64_t took;
 	int p[2], sv[2];
@@ -145,6 +145,16 @@ static void write_timeouts(void)
 	memset(back, 0, 16);
 	tap_ok(c.error == 0 && c._result == 5 && read(p[0], back, sizeof(back)) == 5 &&
 	       !memcmp(back, "after", 5), "pipe: once there is room, the next WRITE goes through");
+
+	/* Larger than the room: what fits goes in, the rest times out; the CQE says how much. */
+	memset(big, 'B', sizeof(big));
+	c = op_write(p[1], big, sizeof(big), 10 * MS, NULL);
+	got = drain_fd(p[0], back, sizeof(back));
+	tap_ok(c.error == ETIMEDOUT && c._result > 0 && c._result < sizeof(big),
+	       "pipe: a WRITE of %zu bytes times out part way: ETIMEDOUT, result %llu",
+	       sizeof(big), (unsigned long long)c._result);
+	tap_ok(got == c._result && all_bytes(back, got, 'B'),
+	       "pipe: the result is what it wrote (the reader gets %zu bytes)", got);
 
 	xsocketpair(sv);
 	filled = fill_fd(sv[0]);
@@ -769,7 +779,7 @@ int main(void)
 	long long pins;
 
 	io_init();
-	tap_plan(9 + 7 + 6 + 8 + 2 + 4 + 1 + 15 + 3 + 7 + 5 + 1);
+	tap_plan(9 + 9 + 6 + 8 + 2 + 4 + 1 + 15 + 3 + 7 + 5 + 1);
 	if (ioring_setup(&ring, NULL, 16, 16) == ERR)
 		tap_bail("ioring_setup: %s", strerror(errno));
 	pins = pins_outstanding();
