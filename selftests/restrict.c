@@ -135,7 +135,7 @@ static void child_restrict(void *arg)
 	_exit(ioctl(fd, PWRING_IOC_RESTRICT, a) == -1 && errno == EPERM ? 0 : 1);
 }
 
-/* 12 tests */
+/* 14 tests */
 static void test_errors(void)
 {
 	ioring_t ring, other;
@@ -164,6 +164,23 @@ static void test_errors(void)
 	EXPECT_ERRNO(ioring_restrict(id, r, 2), EINVAL, "entry flags: EINVAL");
 	EXPECT_ERRNO(ioring_restrict(7, r, 1), EINVAL, "no such ring: EINVAL");
 	EXPECT_ERRNO(ioring_restrict(id, (void *)8, 1), EFAULT, "entries not readable: EFAULT");
+	{
+		/* What libpwring never sends: the argument's own reserved fields. */
+		ioring_t raw_ring;
+		int rfd = raw_open();
+		struct pwring_restrict_args a = { .size = sizeof(a), .entries = (uintptr_t)r,
+						  .nentries = 1 };
+
+		if (rfd < 0 || raw_setup(rfd, &raw_ring, NULL, 4, 4) < 0)
+			tap_bail("raw setup: %s", strerror(errno));
+		a.id = raw_ring.id;
+		a.flags = 1;
+		EXPECT_ERRNO(ioctl(rfd, PWRING_IOC_RESTRICT, &a), EINVAL, "args.flags 1: EINVAL");
+		a.flags = 0;
+		a._reserved = 1;
+		EXPECT_ERRNO(ioctl(rfd, PWRING_IOC_RESTRICT, &a), EINVAL, "args._reserved 1: EINVAL");
+		close(rfd);
+	}
 	/* Nothing of that changed the ring: READ still runs. */
 	sqe_prep_read(&sqe, 0, NULL, 0, -1, CLOCKS_NEVER, (void *)1);
 	sqe_push(&ring, &sqe);
@@ -214,7 +231,7 @@ static void test_struct(void)
 int main(void)
 {
 	require_device();
-	tap_plan(10 + 3 + 12 + 2);
+	tap_plan(10 + 3 + 14 + 2);
 	test_list();
 	test_links();
 	test_errors();
