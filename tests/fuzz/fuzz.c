@@ -1409,6 +1409,15 @@ static uint64_t hostile_entries(void)
 	}
 }
 
+/*
+ * The ring info the kernel wrote at ringp: with self_ptr that is inside the
+ * new ring itself, not our scratch page (which holds whatever was read there).
+ */
+static uint64_t got_ctrl(uint64_t ringp)
+{
+	return ((const struct pwring_ring_info *)(uintptr_t)ringp)->ctrl;
+}
+
 static void hostile_setup(void)
 {
 	int fd = open_device();
@@ -1482,9 +1491,9 @@ static void hostile_setup(void)
 				violation("setup(size %u flags %#x ring %#llx addr %#llx se %llu ce %llu) succeeded",
 					  size, flags, (unsigned long long)ringp, (unsigned long long)addr,
 					  (unsigned long long)se, (unsigned long long)ce);
-			else if (addr && info->ctrl != addr)
+			else if (addr && (self_ptr ? got_ctrl(ringp) : info->ctrl) != addr)
 				violation("setup at %#llx mapped at %#llx", (unsigned long long)addr,
-					  (unsigned long long)info->ctrl);
+					  (unsigned long long)(self_ptr ? got_ctrl(ringp) : info->ctrl));
 			if (self_ptr)
 				munmap((void *)(uintptr_t)addr, rbytes);
 			else if (!bad_ptr && info->ctrl)
