@@ -1,8 +1,8 @@
 # pwring: top-level build. `make` builds the module for every installed Debian
 # cloud and PREEMPT_RT kernel (6.1 and 6.12 each), the user library, the
 # selftests and examples.
-# `make check` runs host unit tests, make lint, man-check and the selftests in
-# QEMU on five kernels;
+# `make check` runs host unit tests, make lint, man-check, the packaging
+# checks and the selftests in QEMU on five kernels;
 # `make demo` boots the 6.12 guest and runs the examples.
 #
 # The kernel's own build reads ./Kbuild, so the standard out-of-tree call
@@ -21,7 +21,7 @@ KDIRS    ?= $(sort $(wildcard /usr/src/linux-headers-*-cloud-amd64 /usr/src/linu
 KVERS     = $(patsubst /usr/src/linux-headers-%,%,$(KDIRS))
 
 .PHONY: all deps module lib selftests examples host-tests check demo vm-run \
-	install clean debug-kernel coverage bench lint pkg-check deb dkms-check dkms-install
+	install clean debug-kernel check-prepare coverage bench lint pkg-check deb dkms-check dkms-install
 all: module lib selftests examples stuckdev fuzz-bin
 
 # Missing Debian packages install themselves the first time they are needed.
@@ -45,8 +45,13 @@ debug-kernel: deps
 coverage: all
 	@$(TOP)/scripts/coverage --fuzz-seconds $(or $(COV_SECONDS),120) $(if $(SEED),--seed $(SEED))
 
-check: all
+# check-prepare: every package in one apt call, and the debug kernel build
+# started in the background (scripts/check --prepare) while `all` builds.
+check: check-prepare all
 	@$(TOP)/scripts/check
+
+check-prepare:
+	@$(TOP)/scripts/check --prepare
 
 demo: all bench-bin
 	@$(TOP)/scripts/demo
