@@ -45,8 +45,8 @@ debug-kernel: deps
 coverage: all
 	@$(TOP)/scripts/coverage --fuzz-seconds $(or $(COV_SECONDS),120) $(if $(SEED),--seed $(SEED))
 
-# check-prepare: every package in one apt call, and the debug kernel build
-# started in the background (scripts/check --prepare) while `all` builds.
+# check-prepare: the debug kernel build started in the background, every
+# package the check needs installed meanwhile (scripts/check --prepare).
 check: check-prepare all
 	@$(TOP)/scripts/check
 
