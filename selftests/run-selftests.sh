@@ -54,11 +54,6 @@ klog_lines() {
 	dmesg 2>/dev/null | wc -l
 }
 
-# Block-device tests need loop; a kernel that has it as a module gets it here.
-if [ ! -e /dev/loop-control ] && [ -f "$dir/loop-$(uname -r).ko" ]; then
-	insmod "$dir/loop-$(uname -r).ko" 2>/dev/null
-fi
-
 echo "TAP version 13"
 echo "1..$count"
 n=0
