@@ -70,6 +70,7 @@ struct IoState {
 	bool direct;		/* an asynchronous kiocb: the device completes it */
 	bool nowait;		/* direct: submitted with IOCB_NOWAIT (EAGAIN: try blocking) */
 	bool waitq;		/* buffered read that waits for pages asynchronously */
+	bool can_nowait;	/* the file takes non-blocking attempts (fixed for its life) */
 };
 
 struct Irp {

@@ -97,9 +97,10 @@ s64 first_attempts(Irp &irp)
 	return r;
 }
 
+/* Recorded at the issue: a retry does not look the file's capabilities up again. */
 bool can_try(const IoState &s)
 {
-	return kapi_file_caps(s.file) & (s.write ? KAPI_F_NOWAIT_WRITE : KAPI_F_NOWAIT_READ);
+	return s.can_nowait;
 }
 
 /*
@@ -241,7 +242,8 @@ Issue rw_issue(Irp &irp, bool write)
 
 	IoState &s = irp.ios;
 	const u32 caps = kapi_file_caps(f);
-	s = IoState{f, offset, 0, 0, 0, write, false, false, false, false};
+	s = IoState{f, offset, 0, 0, 0, write, false, false, false, false,
+		    (caps & (write ? KAPI_F_NOWAIT_WRITE : KAPI_F_NOWAIT_READ)) != 0};
 	irp.push_frame(rw_release, nullptr);
 	irp.finish_in_task = true;	/* interrupt context completes one request, no more */
 
