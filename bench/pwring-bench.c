@@ -114,7 +114,10 @@ static void usage(FILE *f)
 		"  --machine        also print @@BENCH lines for scripts/bench\n"
 		"  --method NAME    run only NAME (pwring, io_uring or syscalls), e.g. under perf\n"
 		"  -v, --verbose    progress on stderr\n"
-		"  -h, --help       this text\n");
+		"  -h, --help       this text\n"
+		"Environment: PWRING_BENCH_URING_RW set: tcp_echo's io_uring server uses READ\n"
+		"  and WRITE (what pwring's READ and WRITE do: read(2)/write(2), with their\n"
+		"  file permission hook) instead of RECV and SEND.\n");
 }
 
 /* ---- small helpers ------------------------------------------------------------- */
@@ -1601,11 +1604,16 @@ static int tcp_serve_ur(const int *fd)
 {
 	static char bufs_s[TCP_CONNS][TCP_BUF];
 	unsigned open_c = TCP_CONNS;
+	/* READ/WRITE instead of RECV/SEND: the same operation as pwring's side (see --help). */
+	const int ur_rw = getenv("PWRING_BENCH_URING_RW") != NULL;
 
 	for (int i = 0; i < TCP_CONNS; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&urA);
 
-		io_uring_prep_recv(sqe, fd[i], bufs_s[i], TCP_BUF, 0);
+		if (ur_rw)
+			io_uring_prep_read(sqe, fd[i], bufs_s[i], TCP_BUF, (uint64_t)-1);
+		else
+			io_uring_prep_recv(sqe, fd[i], bufs_s[i], TCP_BUF, 0);
 		io_uring_sqe_set_data64(sqe, 2 * (uint64_t)i);
 	}
 	while (open_c) {
@@ -1633,11 +1641,17 @@ static int tcp_serve_ur(const int *fd)
 			}
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&urA);
 
-			io_uring_prep_send(sqe, fd[i], bufs_s[i], (size_t)cqe->res, 0);
+			if (ur_rw)
+				io_uring_prep_write(sqe, fd[i], bufs_s[i], (unsigned)cqe->res, (uint64_t)-1);
+			else
+				io_uring_prep_send(sqe, fd[i], bufs_s[i], (size_t)cqe->res, 0);
 			io_uring_sqe_set_data64(sqe, 2 * (uint64_t)i + 1);
 			sqe->flags |= IOSQE_IO_LINK;
 			sqe = io_uring_get_sqe(&urA);
-			io_uring_prep_recv(sqe, fd[i], bufs_s[i], TCP_BUF, 0);
+			if (ur_rw)
+				io_uring_prep_read(sqe, fd[i], bufs_s[i], TCP_BUF, (uint64_t)-1);
+			else
+				io_uring_prep_recv(sqe, fd[i], bufs_s[i], TCP_BUF, 0);
 			io_uring_sqe_set_data64(sqe, 2 * (uint64_t)i);
 		}
 		io_uring_cq_advance(&urA, n);
