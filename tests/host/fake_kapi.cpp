@@ -418,12 +418,6 @@ void cancel_work_sync(kapi_io *io)
 	}
 }
 
-bool manual_work_pending()
-{
-	std::lock_guard<std::mutex> lk(g_wmu);
-	return g_wmode == fake::WorkMode::Manual && !g_wq.empty();
-}
-
 } // namespace
 
 /* ---- Wait queues ---- */
@@ -440,31 +434,21 @@ std::atomic<int> g_sleepers;
 std::atomic<bool> g_task_work;	/* TIF_NOTIFY_SIGNAL for the next interruptible wait */
 constexpr int kERESTARTSYS = 512;
 
-int do_wait(kapi_waitq *w, kapi_cond_fn cond, void *arg, bool interruptible)
+/* wait_event_interruptible(): the only sleep the core has. */
+int wait_interruptible(kapi_waitq *w, kapi_cond_fn cond, void *arg)
 {
 	std::unique_lock<std::mutex> lk(w->m);
 	for (;;) {
-		/* wait_event*(): the condition first, then a pending signal. */
+		/* The condition first, then a pending signal, then task work. */
 		if (cond(arg))
 			return 0;
-		if (interruptible && g_signal.exchange(false))
+		if (g_signal.exchange(false))
 			return -kEINTR;
-		if (interruptible && g_task_work.exchange(false))
+		if (g_task_work.exchange(false))
 			return -kERESTARTSYS;
-		if (!interruptible && manual_work_pending()) {
-			/* Manual work mode: the workqueue runs while the closer sleeps. */
-			lk.unlock();
-			fake::run_one_work();
-			lk.lock();
-			continue;
-		}
 		w->sleepers++;
 		g_sleepers++;
-		if (interruptible) {
-			w->cv.wait(lk);
-		} else {	/* look at the manual work queue again now and then */
-			w->cv.wait_for(lk, std::chrono::milliseconds(2));
-		}
+		w->cv.wait(lk);
 		g_sleepers--;
 		w->sleepers--;
 	}
@@ -506,7 +490,7 @@ extern "C" int kapi_wait_interruptible(struct kapi_waitq *w, kapi_cond_fn cond, 
 	might_sleep("kapi_wait_interruptible");
 	if (t_plug)
 		die("waiting with a plug held: its requests would wait for the sleep");
-	return do_wait(w, cond, arg, true);
+	return wait_interruptible(w, cond, arg);
 }
 
 extern "C" void kapi_wake(struct kapi_waitq *w)
